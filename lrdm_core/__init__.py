@@ -1,0 +1,1 @@
+"""Host-free core of LRDM: layouts, attention maps, vision guidance, layered composition."""

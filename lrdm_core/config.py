@@ -1,0 +1,59 @@
+"""LRDM parameters, with the paper's defaults and where each comes from (PAPER.md choices 1-9)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+from .errors import user_error
+from .window import check_fraction
+
+GUIDANCE_MODES = ("input", "state", "eps", "none")
+CAPTURE_SOURCES = ("auto", "prompt", "phrase")
+MAX_STRENGTH = 10.0
+
+
+@dataclass(frozen=True)
+class LRDMConfig:
+    """Every knob of the method; see the README's parameter table."""
+
+    t0: float = 0.3  # layered fraction of the sampler's steps (Algorithm 1; authors: step 15 of 51)
+    strength_in: float = 1.0  # lambda inside the region (Eq. 6)
+    strength_out: float = 1.0  # lambda outside the region (Eq. 6: equal = the paper)
+    top_k: int = 0  # K locations for the dynamic delta; 0 = 20 at 64x64, scaled with the latent's area
+    guidance: str = "input"  # how xi acts (choice 9): input offset + denoised estimate, state shift, eps
+    capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
+    capture_source: str = "auto"  # token maps from the global prompt if the phrase is in it, else the phrase
+
+    def __post_init__(self) -> None:
+        check_fraction(self.t0)
+        for name in ("strength_in", "strength_out"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > MAX_STRENGTH:
+                raise user_error(f"{name} a finite number within +-{MAX_STRENGTH:g}", repr(v),
+                                 "Use values around 0-2; the paper's lambda is 1.")
+        if not isinstance(self.top_k, int) or self.top_k < 0:
+            raise user_error("top_k >= 0 (0 = automatic)", repr(self.top_k), "Set top_k to 0 or more.")
+        if self.guidance not in GUIDANCE_MODES:
+            raise user_error(f"guidance in {GUIDANCE_MODES}", repr(self.guidance), "Pick one of them.")
+        if self.capture_source not in CAPTURE_SOURCES:
+            raise user_error(f"capture_source in {CAPTURE_SOURCES}", repr(self.capture_source),
+                             "Pick one of them.")
+
+    def needs_capture(self) -> bool:
+        """Whether the attention capture evaluation must run (dynamic delta with a non-zero strength)."""
+        return self.guidance != "none" and (self.strength_in != 0 or self.strength_out != 0) and self.t0 > 0
+
+    def to_dict(self) -> dict:
+        """Plain dict, for logs and benchmark files."""
+        return asdict(self)
+
+    def with_(self, **kw) -> LRDMConfig:
+        """A copy with some fields changed."""
+        return replace(self, **kw)
+
+
+PRESETS: dict[str, LRDMConfig] = {
+    # The paper as written: symmetric +-lambda, offset at every layered step, t0 ~ 0.3.
+    "paper": LRDMConfig(),
+}

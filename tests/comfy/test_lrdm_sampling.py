@@ -1,0 +1,148 @@
+"""LRDM inside the real ComfyUI sampler on tiny models: equality when off, windows, hooks, families."""
+
+from __future__ import annotations
+
+import math
+
+import comfy.samplers
+import pytest
+import torch
+from helpers import PROMPT, latent, layout, model_state, run_lrdm, run_stock, with_counter
+
+from conftest import build_model
+
+
+def test_off_equals_stock_bit_for_bit(pack, sd15, clip):
+    ref = run_stock(sd15, clip)
+    assert torch.equal(run_lrdm(pack, sd15, clip, t0=0.0, strength=0.0, strength_out=0.0), ref)
+    assert torch.equal(run_lrdm(pack, sd15, clip, t0=0.0), ref)  # no window: no capture, plain CFG
+
+
+def test_lrdm_changes_the_result_and_is_deterministic(pack, sd15, clip):
+    a = run_lrdm(pack, sd15, clip)
+    assert not torch.equal(a, run_stock(sd15, clip))
+    assert torch.equal(a, run_lrdm(pack, sd15, clip))
+    assert torch.isfinite(a).all()
+
+
+def test_layered_steps_only_inside_the_window(pack, sd15, clip):
+    seen = []
+    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5),
+                                      observer=seen.append)
+    model = pack.nodes.runtime.install(sd15, spec)
+    out = pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 6, 7.5, "euler", "normal", 1.0)
+    assert torch.isfinite(out["samples"]).all()
+    assert seen[0].layered_calls == 3  # round(0.5 * 6) euler steps, one evaluation each
+
+
+def test_eval_count_matches_the_formula(pack, sd15, clip):
+    steps, n = 6, 2
+    counted, counter = with_counter(sd15)
+    run_lrdm(pack, counted, clip, steps=steps, t0=0.5)
+    k = round(0.5 * steps)
+    assert counter.rows == 1 + k * (n + 2) + (steps - k) * 2  # capture + layered + plain CFG
+    counted, counter = with_counter(sd15)
+    run_lrdm(pack, counted, clip, steps=steps, t0=0.5, cfg=1.0)  # ComfyUI skips uncond at cfg 1
+    assert counter.rows == 1 + k * (n + 1) + (steps - k) * 1
+
+
+def test_capture_hooks_fire_on_chosen_up_blocks_on_the_first_step_only(pack, sd15, clip, monkeypatch):
+    calls = _spy_capture(pack, monkeypatch)
+    sigmas = comfy.samplers.calculate_sigmas(sd15.get_model_object("model_sampling"), "normal", 4)
+    run_lrdm(pack, sd15, clip)
+    assert {c[0] for c in calls} == {("output", 1), ("output", 3), ("output", 5)}  # one per resolution
+    assert len(calls) == 3
+    assert all(math.isclose(c[2], float(sigmas[0]), rel_tol=1e-5) for c in calls)
+    calls.clear()
+    run_lrdm(pack, sd15, clip, capture_blocks="all")
+    assert {c[0][1] for c in calls} == {0, 1, 2, 3, 4, 5}
+
+
+def test_original_model_patcher_is_unchanged(pack, sd15, clip):
+    before = model_state(sd15)
+    run_lrdm(pack, sd15, clip)
+    pack.nodes.patch_nodes.ApplyLayout.execute(sd15, clip, layout(pack), PROMPT, **_method())
+    assert model_state(sd15) == before
+
+
+def test_sdxl_family_uses_three_tuple_blocks(pack, sdxl, clip, monkeypatch):
+    calls = _spy_capture(pack, monkeypatch)
+    out = run_lrdm(pack, sdxl, clip)
+    assert torch.isfinite(out).all()
+    # like SDXL, the tiny model's two highest-resolution output levels have no transformers (popped from the end)
+    assert {(c[0], c[1]) for c in calls} == {(("output", 1), 0), (("output", 1), 1), (("output", 3), 0),
+                                             (("output", 3), 1)}
+
+
+def test_v_prediction_and_samplers(pack, clip):
+    model = build_model("sd21v")
+    for sampler, scheduler in (("euler", "normal"), ("heun", "karras"), ("dpmpp_2m", "sgm_uniform"),
+                               ("ddim", "ddim_uniform"), ("euler_ancestral", "simple")):
+        out = run_lrdm(pack, model, clip, sampler=sampler, scheduler=scheduler)
+        assert torch.isfinite(out).all(), (sampler, scheduler)
+
+
+def test_multi_stage_evaluations_follow_the_window_by_sigma(pack, sd15, clip):
+    seen = []
+    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5),
+                                      observer=seen.append)
+    model = pack.nodes.runtime.install(sd15, spec)
+    pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "dpm_2", "normal", 1.0)
+    assert seen[0].layered_calls == 4  # 2 layered steps x 2 evaluations (at sigma_i and a midpoint)
+    seen.clear()
+    pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "heun", "normal", 1.0)
+    assert seen[0].layered_calls == 3  # heun's corrector of the last layered step runs at sigma_k: plain
+
+
+def test_batch_img2img_and_bf16(pack, sd15, clip):
+    lat = latent(batch=2, value=0.3)
+    out = run_lrdm(pack, sd15, clip, lat=lat, denoise=0.6)
+    assert out.shape == (2, 4, 16, 16) and torch.isfinite(out).all()
+    assert not torch.equal(out[0], out[1])  # each batch item has its own noise and guidance
+    assert not torch.equal(out, run_stock(sd15, clip, lat=lat, denoise=0.6))
+    bf16 = build_model("sd15", dtype=torch.bfloat16)
+    assert torch.isfinite(run_lrdm(pack, bf16, clip)).all()
+
+
+@pytest.mark.parametrize("mode", ["state", "eps", "none"])
+def test_guidance_modes_run(pack, sd15, clip, mode):
+    out = run_lrdm(pack, sd15, clip, guidance=mode)
+    assert torch.isfinite(out).all()
+
+
+def test_dit_model_is_refused_clearly(pack, clip):
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    cfg = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "vec_in_dim": 32, "context_in_dim": 64,
+           "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 1, "depth_single_blocks": 1,
+           "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True, "guidance_embed": False,
+           "patch_size": 2}
+    flux = comfy.model_patcher.ModelPatcher(comfy.supported_models.Flux(cfg).get_model({}), "cpu", "cpu")
+    with pytest.raises(pack.lrdm_core.errors.LRDMError) as e:
+        run_lrdm(pack, flux, clip)
+    msg = str(e.value)
+    assert "Flux" in msg and "SD1.5" in msg and msg.startswith("Expected")
+
+
+def _spy_capture(pack, monkeypatch) -> list:
+    """Record (block, transformer_index, sigma) of every capture-hook call."""
+    calls = []
+    original = pack.nodes.capture.CaptureAttention.__call__
+
+    def spy(self, q, k, v, extra_options):
+        calls.append((tuple(extra_options["block"]), extra_options["block_index"], float(extra_options["sigmas"][0])))
+        return original(self, q, k, v, extra_options)
+
+    monkeypatch.setattr(pack.nodes.capture.CaptureAttention, "__call__", spy)
+    return calls
+
+
+def _pos_neg(clip):
+    return (clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT)),
+            clip.encode_from_tokens_scheduled(clip.tokenize("")))
+
+
+def _method():
+    from helpers import METHOD
+    return dict(METHOD)

@@ -1,0 +1,66 @@
+"""Token positions from an injected tokenizer, and token probabilities against a direct softmax."""
+
+import pytest
+import torch
+
+from lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from lrdm_core.tokens import TokenizerFns, find_subsequence, positions_in_phrase, positions_in_prompt
+
+VOCAB = {"a": 1, "red": 2, "apple": 3, "and": 4, "blue": 5, "cup": 6, "green": 7}
+
+
+def _tok(text: str) -> list[int]:
+    ids = [100] + [VOCAB.setdefault(w, 10 + len(VOCAB)) for w in text.replace(",", " ").split()] + [101]
+    return ids + [101] * (12 - len(ids))
+
+
+TOK = TokenizerFns(tokenize=_tok, special_ids=frozenset({100, 101}))
+
+
+def test_subsequence():
+    assert find_subsequence([1, 2, 3, 2, 3], [2, 3]) == 1
+    assert find_subsequence([1, 2], [3]) is None
+    assert find_subsequence([1, 2], []) is None
+
+
+def test_phrase_found_in_prompt_without_stopwords():
+    assert positions_in_prompt(TOK, "a red apple and a blue cup", "a blue cup") == [6, 7]
+    assert positions_in_prompt(TOK, "a red apple", "a green apple") is None
+
+
+def test_repeated_phrase_binds_to_next_occurrence():
+    taken = {2, 3}
+    assert positions_in_prompt(TOK, "a red apple and a red apple", "a red apple", taken) == [6, 7]
+
+
+def test_positions_in_own_encoding():
+    assert positions_in_phrase(TOK, "a blue cup") == [2, 3]
+    assert positions_in_phrase(TOK, "a") == [1]  # only stopwords: keep them
+
+
+def test_token_probabilities_match_full_softmax():
+    g = torch.Generator().manual_seed(1)
+    q, k = torch.randn(2, 10, 16, generator=g), torch.randn(2, 7, 16, generator=g)
+    got = token_probabilities(q, k, heads=4, columns=[1, 5])
+    qh, kh = q.reshape(2, 10, 4, 4).transpose(1, 2), k.reshape(2, 7, 4, 4).transpose(1, 2)
+    full = torch.softmax(qh @ kh.transpose(-1, -2) / 2.0, dim=-1)  # [2, 4, 10, 7]
+    assert torch.allclose(got, full[..., [1, 5]].mean(1), atol=1e-6)
+
+
+def test_recorder_averages_blocks_on_the_latent_grid():
+    rec = AttentionRecorder(4, 4)
+    rec.add("u", torch.ones(1, 4, 1), 2, 2)
+    rec.add("u", torch.zeros(1, 16, 1), 4, 4)
+    maps = rec.maps("u")
+    assert maps.shape == (1, 1, 4, 4) and torch.allclose(maps, torch.full((1, 1, 4, 4), 0.5))
+    assert rec.blocks_recorded("u") == 2 and rec.maps("v") is None
+
+
+@pytest.mark.parametrize("n, hw, out", [(64, (8, 8), (8, 8)), (16, (8, 8), (4, 4)), (6, (5, 3), (3, 2)),
+                                        (2, (3, 3), None)])
+def test_resolution_of(n, hw, out):
+    if out is None:
+        with pytest.raises(ValueError):
+            resolution_of(n, *hw)
+    else:
+        assert resolution_of(n, *hw) == out
