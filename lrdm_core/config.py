@@ -10,6 +10,7 @@ from .window import check_fraction
 
 GUIDANCE_MODES = ("input", "state", "eps", "none")
 CAPTURE_SOURCES = ("auto", "prompt", "phrase")
+COMPOSITIONS = ("shared", "fuse")
 MAX_STRENGTH = 10.0
 
 
@@ -24,6 +25,7 @@ class LRDMConfig:
     guidance: str = "input"  # how xi acts (choice 9): input offset + denoised estimate, state shift, eps
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: str = "auto"  # token maps from the global prompt if the phrase is in it, else the phrase
+    composition: str = "shared"  # choice 1: per-step masked sum on a shared x_t, or "fuse" (authors' code)
 
     def __post_init__(self) -> None:
         check_fraction(self.t0)
@@ -39,6 +41,8 @@ class LRDMConfig:
         if self.capture_source not in CAPTURE_SOURCES:
             raise user_error(f"capture_source in {CAPTURE_SOURCES}", repr(self.capture_source),
                              "Pick one of them.")
+        if self.composition not in COMPOSITIONS:
+            raise user_error(f"composition in {COMPOSITIONS}", repr(self.composition), "Pick one of them.")
 
     def needs_capture(self) -> bool:
         """Whether the attention capture evaluation must run (dynamic delta with a non-zero strength)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..lrdm_core.config import CAPTURE_SOURCES, GUIDANCE_MODES, MAX_STRENGTH, LRDMConfig
+from ..lrdm_core.config import CAPTURE_SOURCES, COMPOSITIONS, GUIDANCE_MODES, MAX_STRENGTH, LRDMConfig
 
 LAYOUT = io.Custom("LRDM_LAYOUT")
 _D = LRDMConfig()
@@ -34,17 +34,23 @@ def method_inputs() -> list:
         io.Combo.Input("capture_source", options=list(CAPTURE_SOURCES), default=_D.capture_source,
                        tooltip="Where an object's token map is read: 'auto' = in the global prompt when the phrase "
                                "occurs there, else in the phrase's own encoding."),
+        io.Combo.Input("composition", options=list(COMPOSITIONS), default=_D.composition,
+                       tooltip="'shared': every layered step composes the layers' predictions by their masks on one "
+                               "shared latent (the paper's figure). 'fuse': each object is denoised as its own "
+                               "trajectory from its own guided noise and fused once at t0 (the authors' code; "
+                               "costs (n+1)x the layered steps)."),
     ]
 
 
 def config_from(t0: float, strength: float, strength_out: float, top_k: int, guidance: str,
-                capture_blocks: str, capture_source: str) -> LRDMConfig:
+                capture_blocks: str, capture_source: str, composition: str) -> LRDMConfig:
     """LRDMConfig from the node inputs of method_inputs()."""
     return LRDMConfig(t0=t0, strength_in=strength, strength_out=strength_out, top_k=top_k, guidance=guidance,
-                      capture_blocks=capture_blocks, capture_source=capture_source)
+                      capture_blocks=capture_blocks, capture_source=capture_source, composition=composition)
 
 
-METHOD_KEYS = ("t0", "strength", "strength_out", "top_k", "guidance", "capture_blocks", "capture_source")
+METHOD_KEYS = ("t0", "strength", "strength_out", "top_k", "guidance", "capture_blocks", "capture_source",
+               "composition")
 
 
 def split_method(kwargs: dict) -> tuple[LRDMConfig, dict]:

@@ -22,6 +22,7 @@ from comfy.patcher_extension import WrappersMP
 
 from ..lrdm_core.attention import AttentionRecorder
 from ..lrdm_core.config import LRDMConfig
+from ..lrdm_core.errors import user_error
 from ..lrdm_core.guidance import default_top_k, guidance_offset, top_k_mean, vp_scale
 from ..lrdm_core.layout import Layout
 from ..lrdm_core.raster import composition_weights, paint_order, rasterize
@@ -61,7 +62,8 @@ class RunState:
 
     spec: LRDMSpec
     threshold: float | None
-    weights: torch.Tensor  # [n, H, W]
+    masks: torch.Tensor  # [n, H, W] regions on the latent grid
+    weights: torch.Tensor  # [n, H, W] composition weights (overlaps resolved)
     bg_weight: torch.Tensor  # [H, W]
     offsets: list[torch.Tensor] | None = None  # xi_i [B, C, H, W], unit-variance units
     maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
@@ -123,7 +125,7 @@ class SamplerSample:
         h, w = noise.shape[-2:]
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
-        state = RunState(self.spec, threshold, weights.to(noise.dtype), bg.to(noise.dtype))
+        state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
         if cfg.needs_capture():
             x_t, noise_gain = _initial_state(guider, sigmas, noise, latent_image)
             state.maps = capture_maps(guider, self.spec, x_t, sigmas[:1].expand(x_t.shape[0]),
@@ -137,12 +139,48 @@ class SamplerSample:
                 noise = noise + state_shift(state) * (vp_scale(float(sigmas[0])) / noise_gain)
         if self.spec.observer is not None:
             self.spec.observer(state)
+        if cfg.composition == "fuse":
+            return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
         try:
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         finally:
             transformer_options.pop(RUN_KEY, None)
+
+
+def fuse_at_t0(executor, state: RunState, guider, sigmas, extra_args, callback, noise, latent_image=None,
+               denoise_mask=None, disable_pbar=False):
+    """Authors' mode (choice 1): each layer its own trajectory from its own guided noise to t0, fused once.
+
+    Background from x_T with the background prompt; layer i from x_T + xi_i with its phrase; at t0
+    z = z * (1 - M_i) + z_i * M_i, largest region first; then the global prompt to the end.
+    """
+    if denoise_mask is not None:
+        raise user_error("composition 'shared' with a noise mask (inpainting)", "composition 'fuse'",
+                         "Use composition 'shared' for inpainting.")
+    k = int((sigmas > state.threshold * (1.0 + 1e-5) + 1e-8).sum())  # layered steps
+    head, tail = sigmas[: k + 1], sigmas[k:]
+    scale = vp_scale(float(sigmas[0]))
+    _, gain = _initial_state(guider, sigmas, noise, latent_image)
+
+    def run(conds_key: str | None, start_noise):
+        saved = guider.conds["positive"]
+        if conds_key is not None:
+            guider.conds["positive"] = guider.conds[conds_key]
+        try:
+            return executor(guider, head, extra_args, callback, start_noise, latent_image, None, disable_pbar)
+        finally:
+            guider.conds["positive"] = saved
+
+    z = run(BG_KEY if BG_KEY in guider.conds else None, noise)
+    masks = state.masks
+    for i in paint_order(state.spec.layout):  # bottom (largest) first, small ones end on top
+        xi = state.offsets[i] if state.offsets is not None else torch.zeros_like(noise)
+        z_i = run(layer_key(i), noise + xi * (scale / gain))
+        z = z * (1.0 - masks[i]) + z_i * masks[i]
+    state.layered_calls = k
+    return executor(guider, tail, extra_args, callback, torch.zeros_like(noise), z, None, disable_pbar)
 
 
 def _initial_state(guider, sigmas, noise, latent_image) -> tuple[torch.Tensor, float]:

@@ -11,7 +11,7 @@ PROMPT = "a red apple and a blue cup"
 LAYOUT_JSON = ('{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
                ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}')
 METHOD = dict(t0=0.5, strength=1.0, strength_out=1.0, top_k=0, guidance="input", capture_blocks="paper",
-              capture_source="auto")
+              capture_source="auto", composition="shared")
 
 
 def latent(size: int = 16, batch: int = 1, value: float = 0.0) -> dict:

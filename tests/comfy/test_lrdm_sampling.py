@@ -146,3 +146,16 @@ def _pos_neg(clip):
 def _method():
     from helpers import METHOD
     return dict(METHOD)
+
+
+def test_authors_fuse_mode_runs_layers_as_trajectories(pack, sd15, clip):
+    steps, n = 6, 2
+    counted, counter = with_counter(sd15)
+    out = run_lrdm(pack, counted, clip, steps=steps, t0=0.5, composition="fuse")
+    k = 3
+    assert torch.isfinite(out).all()
+    assert counter.rows == 1 + (n + 1) * k * 2 + (steps - k) * 2  # capture + n+1 trajectories + the rest
+    assert not torch.equal(out, run_lrdm(pack, sd15, clip, steps=steps, t0=0.5))
+    with pytest.raises(pack.lrdm_core.errors.LRDMError, match="inpainting"):
+        lat = dict(latent(), noise_mask=torch.ones(1, 1, 16, 16))
+        run_lrdm(pack, sd15, clip, lat=lat, composition="fuse")

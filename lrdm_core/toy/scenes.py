@@ -1,0 +1,156 @@
+"""Seeded synthetic scenes for the toy model: coloured shapes on a plain background, no-position captions."""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import numpy as np
+
+logger = logging.getLogger("lrdm.toy.scenes")
+
+# Palette, RGB in [0, 1]. Hues are far apart so a detector separates them by hue alone.
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.86, 0.12, 0.12),
+    "green": (0.12, 0.66, 0.18),
+    "blue": (0.14, 0.30, 0.88),
+    "yellow": (0.95, 0.82, 0.10),
+}
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
+# Neutral (zero-chroma) backgrounds, never named in captions.
+BACKGROUNDS: dict[str, tuple[float, float, float]] = {
+    "white": (0.96, 0.96, 0.96),
+    "grey": (0.55, 0.55, 0.55),
+    "black": (0.08, 0.08, 0.08),
+}
+
+IMAGE_SIZE = 64
+
+
+class SceneObject(NamedTuple):
+    """One object: palette colour name, shape name, box as normalised xyxy in [0, 1] (x right, y down)."""
+
+    colour: str
+    shape: str
+    box: tuple[float, float, float, float]
+
+    @property
+    def phrase(self) -> str:
+        """The object's caption phrase, e.g. 'a red circle'."""
+        return object_phrase(self.colour, self.shape)
+
+
+class Scene(NamedTuple):
+    """A scene: objects (in caption order), background name and image side in pixels."""
+
+    objects: tuple[SceneObject, ...]
+    background: str
+    size: int = IMAGE_SIZE
+
+    @property
+    def caption(self) -> str:
+        """Position-free caption, e.g. 'a red circle and a blue square'."""
+        return join_phrases([o.phrase for o in self.objects])
+
+
+def object_phrase(colour: str, shape: str) -> str:
+    """Phrase for one object: 'a <colour> <shape>'."""
+    return f"a {colour} {shape}"
+
+
+def join_phrases(phrases: list[str]) -> str:
+    """Join phrases as English: 'x', 'x and y', 'x, y and z'."""
+    if not phrases:
+        return ""
+    if len(phrases) == 1:
+        return phrases[0]
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def _boxes_clear(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]], gap: int) -> bool:
+    """True when the pixel box (x0, y0, x1, y1) keeps at least `gap` pixels from every other box."""
+    x0, y0, x1, y1 = box
+    for a0, b0, a1, b1 in others:
+        if x0 < a1 + gap and a0 < x1 + gap and y0 < b1 + gap and b0 < y1 + gap:
+            return False
+    return True
+
+
+def sample_scene(
+    rng: np.random.Generator,
+    size: int = IMAGE_SIZE,
+    min_objects: int = 1,
+    max_objects: int = 3,
+    min_side: int = 14,
+    max_side: int = 32,
+    gap: int = 2,
+) -> Scene:
+    """Sample a scene: distinct (colour, shape) pairs, square boxes of random side, no overlaps."""
+    n = int(rng.integers(min_objects, max_objects + 1))
+    pairs = [(c, s) for c in COLOURS for s in SHAPES]
+    chosen = rng.choice(len(pairs), size=n, replace=False)
+    placed: list[tuple[int, int, int, int]] = []
+    objects: list[SceneObject] = []
+    for idx in chosen:
+        colour, shape = pairs[int(idx)]
+        hi = max_side
+        for attempt in range(200):
+            if attempt and attempt % 40 == 0:
+                hi = max(min_side, hi - 4)  # crowded: shrink the size range
+            side = int(rng.integers(min_side, hi + 1))
+            x0 = int(rng.integers(0, size - side + 1))
+            y0 = int(rng.integers(0, size - side + 1))
+            box = (x0, y0, x0 + side, y0 + side)
+            if _boxes_clear(box, placed, gap):
+                placed.append(box)
+                objects.append(
+                    SceneObject(colour, shape, (x0 / size, y0 / size, (x0 + side) / size, (y0 + side) / size))
+                )
+                break
+    background = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
+    return Scene(tuple(objects), background, size)
+
+
+def shape_mask(shape: str, box_px: tuple[float, float, float, float], size: int) -> np.ndarray:
+    """Boolean [size, size] mask of a shape filling the pixel box (pixel centres tested)."""
+    x0, y0, x1, y1 = box_px
+    c = np.arange(size, dtype=np.float64) + 0.5
+    xs, ys = c[None, :], c[:, None]  # [1, W], [H, 1]
+    inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)  # [H, W]
+    if shape == "square":
+        return inside
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if shape == "circle":
+        rx, ry = (x1 - x0) / 2, (y1 - y0) / 2
+        return ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0  # [H, W]
+    if shape == "triangle":
+        # Apex at the top centre, base along the bottom edge.
+        half = (ys - y0) / (y1 - y0) * (x1 - x0) / 2  # [H, 1]
+        return inside & (np.abs(xs - cx) <= half)  # [H, W]
+    raise ValueError(f"Unknown shape {shape!r}. Expected one of {SHAPES}.")
+
+
+def render(scene: Scene) -> np.ndarray:
+    """Render a scene to a float32 RGB image [H, W, 3] in [0, 1] (hard edges, exact palette colours)."""
+    s = scene.size
+    img = np.empty((s, s, 3), dtype=np.float32)  # [H, W, 3]
+    img[:] = BACKGROUNDS[scene.background]
+    for obj in scene.objects:
+        box_px = (obj.box[0] * s, obj.box[1] * s, obj.box[2] * s, obj.box[3] * s)
+        img[shape_mask(obj.shape, box_px, s)] = COLOURS[obj.colour]
+    return img
+
+
+def sample_batch(
+    seed: int, n: int, size: int = IMAGE_SIZE, **scene_kwargs: int
+) -> tuple[list[Scene], np.ndarray]:
+    """Scenes and images [n, H, W, 3] drawn from one seed (same seed, same batch)."""
+    rng = np.random.default_rng(seed)
+    scenes = [sample_scene(rng, size=size, **scene_kwargs) for _ in range(n)]
+    images = np.stack([render(sc) for sc in scenes])  # [n, H, W, 3]
+    return scenes, images
+
+
+def vocabulary() -> list[str]:
+    """Every word a caption can contain."""
+    return ["a", "and", ","] + list(COLOURS) + list(SHAPES)

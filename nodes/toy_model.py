@@ -1,0 +1,389 @@
+"""The LRDM toy model in ComfyUI's own classes: SD1-style U-Net, tiny CLIP text model, pixel-unshuffle VAE."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from typing import Any
+
+import comfy.latent_formats
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.sd
+import comfy.sd1_clip
+import comfy.supported_models_base
+import comfy.utils
+import safetensors.torch
+import torch
+from comfy_api.latest import io
+
+logger = logging.getLogger("lrdm.toy_model")
+
+MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+DEFAULT_WEIGHTS = "lrdm_toy.safetensors"
+DOWNSCALE = 8  # latent side = image side / 8, as on SD1.5
+IMAGE_CHANNELS = 3
+LATENT_CHANNELS = IMAGE_CHANNELS * DOWNSCALE * DOWNSCALE  # 192: lossless pixel-unshuffle by 8
+UNET_PREFIX = "model.diffusion_model."
+TEXT_PREFIX = "cond_stage_model."
+TOKEN_EMBED_KEY = "clip_l.transformer.text_model.embeddings.token_embedding.weight"
+SPARSE_IDS_KEY = "lrdm.token_ids"  # rows of the token table that were trained (the caption vocabulary)
+SPARSE_ROWS_KEY = "lrdm.token_rows"
+
+# Tiny CLIP-L-shaped text transformer (same vocabulary, positions and special tokens as SD1's CLIP-L).
+DEFAULT_TEXT_CONFIG: dict[str, Any] = {
+    "architectures": ["CLIPTextModel"],
+    "hidden_act": "quick_gelu",
+    "hidden_size": 128,
+    "intermediate_size": 512,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "max_position_embeddings": 77,
+    "projection_dim": 128,
+    "vocab_size": 49408,
+    "bos_token_id": 0,
+    "eos_token_id": 49407,
+    "pad_token_id": 1,
+    "layer_norm_eps": 1e-05,
+    "model_type": "clip_text_model",
+}
+
+# SD1-style U-Net: cross-attention transformers in input, middle and output blocks at 8x8 and 4x4 latents.
+DEFAULT_UNET_CONFIG: dict[str, Any] = {
+    "image_size": 8,
+    "in_channels": LATENT_CHANNELS,
+    "out_channels": LATENT_CHANNELS,
+    "model_channels": 64,
+    "num_res_blocks": [1, 1],
+    "channel_mult": [1, 2],
+    "transformer_depth": [1, 1],
+    "transformer_depth_middle": 1,
+    "transformer_depth_output": [1, 1, 1, 1],
+    "context_dim": 128,
+    "num_heads": -1,
+    "num_head_channels": 32,
+    "use_linear_in_transformer": True,
+    "use_spatial_transformer": True,
+    "legacy": False,
+    "adm_in_channels": None,
+    "use_temporal_attention": False,
+    "use_temporal_resblock": False,
+    "use_checkpoint": False,
+}
+
+
+def default_config() -> dict[str, Any]:
+    """A fresh copy of the default toy configuration (unet, text, image size)."""
+    return {
+        "unet": copy.deepcopy(DEFAULT_UNET_CONFIG),
+        "text": copy.deepcopy(DEFAULT_TEXT_CONFIG),
+        "image_size": 64,
+    }
+
+
+class ToyLatentFormat(comfy.latent_formats.LatentFormat):
+    """Pixel-unshuffled RGB in [-1, 1]: 192 channels at 1/8 size, identity scale, exact RGB preview."""
+
+    scale_factor = 1.0
+    latent_channels = LATENT_CHANNELS
+
+    def __init__(self) -> None:
+        # Channel k of pixel_unshuffle holds colour k // 64: the preview is the mean over each 8x8 cell.
+        n = DOWNSCALE * DOWNSCALE
+        self.latent_rgb_factors = [
+            [1.0 / n if k // n == c else 0.0 for c in range(3)] for k in range(LATENT_CHANNELS)
+        ]
+
+
+class ToyModelConfig(comfy.supported_models_base.BASE):
+    """supported_models-style config of the toy U-Net: v-prediction on SD1's discrete linear schedule."""
+
+    unet_config: dict[str, Any] = {}
+    unet_extra_config: dict[str, Any] = {}
+    latent_format = ToyLatentFormat
+    sampling_settings: dict[str, Any] = {}
+    memory_usage_factor = 1.0
+    supported_inference_dtypes = [torch.float32, torch.float16, torch.bfloat16]
+
+    def model_type(self, state_dict: dict[str, torch.Tensor], prefix: str = "") -> comfy.model_base.ModelType:
+        """The toy model predicts v (SD2.x-style)."""
+        return comfy.model_base.ModelType.V_PREDICTION
+
+    def inpaint_model(self) -> bool:
+        """192 input channels are the latent itself, not SD-inpainting's concat (BASE tests in_channels > 4)."""
+        return False
+
+
+def _text_model_class(text_config: dict[str, Any]) -> type:
+    """An SD1 CLIP text-model class bound to a tiny config."""
+
+    class ToyTextModel(comfy.sd1_clip.SDClipModel):
+        """SD1's CLIP text encoder class with a tiny transformer; last layer, final layer norm."""
+
+        def __init__(
+            self, device: str = "cpu", dtype: torch.dtype | None = None, model_options: dict | None = None
+        ) -> None:
+            super().__init__(
+                device=device,
+                dtype=dtype,
+                textmodel_json_config=copy.deepcopy(text_config),
+                return_projected_pooled=False,
+                model_options=model_options or {},
+            )
+
+    return ToyTextModel
+
+
+def clip_target(text_config: dict[str, Any]) -> comfy.supported_models_base.ClipTarget:
+    """ClipTarget: the real SD1 (CLIP-L) tokenizer and a tiny SD1ClipModel."""
+    width = int(text_config["hidden_size"])
+    text_cls = _text_model_class(text_config)
+
+    class ToySDTokenizer(comfy.sd1_clip.SDTokenizer):
+        """SD1's CLIP-L tokenizer; embeddings (textual inversion) sized to the tiny width."""
+
+        def __init__(
+            self, embedding_directory: str | None = None, tokenizer_data: dict | None = None
+        ) -> None:
+            super().__init__(
+                embedding_directory=embedding_directory,
+                embedding_size=width,
+                tokenizer_data=tokenizer_data or {},
+            )
+
+    class ToyTokenizer(comfy.sd1_clip.SD1Tokenizer):
+        """SD1Tokenizer wrapper (key 'l', like SD1.5)."""
+
+        def __init__(
+            self, embedding_directory: str | None = None, tokenizer_data: dict | None = None
+        ) -> None:
+            super().__init__(
+                embedding_directory=embedding_directory,
+                tokenizer_data=tokenizer_data or {},
+                tokenizer=ToySDTokenizer,
+            )
+
+    class ToyClipModel(comfy.sd1_clip.SD1ClipModel):
+        """SD1ClipModel holding the tiny text model under clip_l."""
+
+        def __init__(
+            self,
+            device: str = "cpu",
+            dtype: torch.dtype | None = None,
+            model_options: dict | None = None,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(
+                device=device, dtype=dtype, model_options=model_options or {}, clip_model=text_cls, **kwargs
+            )
+
+    return comfy.supported_models_base.ClipTarget(ToyTokenizer, ToyClipModel)
+
+
+class PixelUnshuffleAE(torch.nn.Module):
+    """Fixed lossless 'autoencoder': pixel-unshuffle by 8 (encode) and pixel-shuffle (decode)."""
+
+    def __init__(self, factor: int = DOWNSCALE) -> None:
+        super().__init__()
+        self.factor = factor
+        self.register_buffer(
+            "unit", torch.ones(1), persistent=False
+        )  # gives the patcher a device/dtype to track
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] in [-1, 1] -> [B, 3*f*f, H/f, W/f]."""
+        return torch.nn.functional.pixel_unshuffle(x, self.factor)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, 3*f*f, h, w] -> [B, 3, h*f, w*f] in [-1, 1] (not clamped here)."""
+        return torch.nn.functional.pixel_shuffle(z, self.factor)
+
+
+class ToyVAE(comfy.sd.VAE):
+    """comfy.sd.VAE over PixelUnshuffleAE: works with the stock VAEEncode/VAEDecode nodes."""
+
+    def __init__(self, device: torch.device | None = None) -> None:  # no super().__init__: no weights to load
+        self.memory_used_encode = lambda shape, dtype: (
+            64 * shape[2] * shape[3] * comfy.model_management.dtype_size(dtype)
+        )
+        self.memory_used_decode = lambda shape, dtype: (
+            4 * 64 * 64 * shape[2] * shape[3] * comfy.model_management.dtype_size(dtype)
+        )
+        self.downscale_ratio = DOWNSCALE
+        self.upscale_ratio = DOWNSCALE
+        self.latent_channels = LATENT_CHANNELS
+        self.latent_dim = 2
+        self.output_channels = IMAGE_CHANNELS
+        self.process_input = lambda image: image * 2.0 - 1.0
+        self.process_output = lambda image: torch.clamp((image + 1.0) / 2.0, min=0.0, max=1.0)
+        self.working_dtypes = [torch.float32]
+        self.disable_offload = False
+        self.not_video = False
+        self.size = None
+        self.downscale_index_formula = None
+        self.upscale_index_formula = None
+        self.extra_1d_channel = None
+        self.crop_input = True
+        self.first_stage_model = PixelUnshuffleAE().eval()
+        self.device = device if device is not None else comfy.model_management.vae_device()
+        self.vae_dtype = torch.float32
+        self.output_device = comfy.model_management.intermediate_device()
+        self.patcher = comfy.model_patcher.ModelPatcher(
+            self.first_stage_model,
+            load_device=self.device,
+            offload_device=comfy.model_management.vae_offload_device(),
+        )
+
+
+def build_model(
+    config: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+    dtype: torch.dtype | None = None,
+) -> comfy.model_patcher.ModelPatcher:
+    """ModelPatcher over a BaseModel with the toy U-Net; weights from `state_dict` (U-Net keys, no prefix)."""
+    model_config = ToyModelConfig(config["unet"])
+    load_device = comfy.model_management.get_torch_device()
+    if dtype is None:
+        dtype = comfy.model_management.unet_dtype(supported_dtypes=model_config.supported_inference_dtypes)
+    manual_cast = comfy.model_management.unet_manual_cast(
+        dtype, load_device, model_config.supported_inference_dtypes
+    )
+    model_config.set_inference_dtype(dtype, manual_cast)
+    model = model_config.get_model({}, device=torch.device("cpu"))
+    if state_dict is not None:
+        missing, unexpected = model.diffusion_model.load_state_dict(state_dict, strict=False)
+        if missing or unexpected:
+            raise ValueError(
+                f"Toy U-Net weights do not match its config: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}."
+            )
+    return comfy.model_patcher.ModelPatcher(
+        model, load_device=load_device, offload_device=comfy.model_management.unet_offload_device()
+    )
+
+
+def build_clip(
+    config: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+    dtype: torch.dtype | None = None,
+) -> comfy.sd.CLIP:
+    """comfy.sd.CLIP: the real SD1 tokenizer, the tiny text model; weights keyed 'clip_l.transformer...'."""
+    options = {} if dtype is None else {"dtype": dtype}
+    clip = comfy.sd.CLIP(target=clip_target(config["text"]), model_options=options)
+    if state_dict is not None:
+        missing, unexpected = clip.cond_stage_model.load_state_dict(state_dict, strict=False)
+        missing = [k for k in missing if not k.endswith(("position_ids", "logit_scale"))]
+        if missing or unexpected:
+            raise ValueError(
+                f"Toy text weights do not match its config: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}."
+            )
+    return clip
+
+
+def _split_state_dict(sd: dict[str, torch.Tensor], text_width: int) -> tuple[dict, dict]:
+    """Split a toy checkpoint into U-Net and text state dicts; expand the sparse token table."""
+    unet = {k[len(UNET_PREFIX) :]: v for k, v in sd.items() if k.startswith(UNET_PREFIX)}
+    text = {k[len(TEXT_PREFIX) :]: v for k, v in sd.items() if k.startswith(TEXT_PREFIX)}
+    if SPARSE_IDS_KEY in sd:
+        ids, rows = sd[SPARSE_IDS_KEY].long(), sd[SPARSE_ROWS_KEY]
+        table = torch.zeros(DEFAULT_TEXT_CONFIG["vocab_size"], text_width, dtype=rows.dtype)  # [V, D]
+        table[ids] = rows
+        text[TOKEN_EMBED_KEY] = table
+    return unet, text
+
+
+def load_toy(
+    path: str, dtype: torch.dtype | None = None
+) -> tuple[Any, comfy.sd.CLIP, ToyVAE, dict[str, Any]]:
+    """Load (MODEL patcher, CLIP, VAE, metadata) from a toy safetensors checkpoint."""
+    sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    metadata = metadata or {}
+    config = json.loads(metadata["lrdm_config"]) if "lrdm_config" in metadata else default_config()
+    unet_sd, text_sd = _split_state_dict(sd, int(config["text"]["hidden_size"]))
+    model = build_model(config, unet_sd, dtype=dtype)
+    clip = build_clip(config, text_sd, dtype=dtype)
+    return model, clip, ToyVAE(), metadata
+
+
+def save_toy(
+    path: str,
+    model: Any,
+    clip: comfy.sd.CLIP,
+    config: dict[str, Any],
+    token_ids: list[int],
+    info: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> None:
+    """Save U-Net + text model (only the trained `token_ids` rows of the token table) to safetensors."""
+    base = model.model if hasattr(model, "model") else model
+    out: dict[str, torch.Tensor] = {}
+    for k, v in base.diffusion_model.state_dict().items():
+        out[UNET_PREFIX + k] = v.detach().to(dtype).contiguous()
+    for k, v in clip.cond_stage_model.state_dict().items():
+        if k == TOKEN_EMBED_KEY:
+            ids = torch.tensor(sorted(set(token_ids)), dtype=torch.int64)  # [n]
+            out[SPARSE_IDS_KEY] = ids
+            out[SPARSE_ROWS_KEY] = v.detach()[ids].to(dtype).contiguous()  # [n, D]
+        elif not k.endswith(("position_ids", "logit_scale")):
+            out[TEXT_PREFIX + k] = v.detach().to(dtype).contiguous()
+    meta = {"lrdm_config": json.dumps(config), "format": "lrdm-toy-1", **(info or {})}
+    safetensors.torch.save_file(out, path, metadata=meta)
+
+
+def available_weights() -> list[str]:
+    """Toy checkpoints shipped in the pack's models/ folder."""
+    if not os.path.isdir(MODELS_DIR):
+        return [DEFAULT_WEIGHTS]
+    found = sorted(
+        f for f in os.listdir(MODELS_DIR) if f.startswith("lrdm_toy") and f.endswith(".safetensors")
+    )
+    return found or [DEFAULT_WEIGHTS]
+
+
+class ToyModelLoader(io.ComfyNode):
+    """Loads the LRDM toy text-to-image model (64x64 coloured shapes) as MODEL, CLIP and VAE."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        """Node schema: one weights choice in, MODEL/CLIP/VAE out."""
+        return io.Schema(
+            node_id="LRDM_ToyModelLoader",
+            display_name="LRDM Toy Model Loader",
+            category="lrdm/toy",
+            description=(
+                "Loads the pack's small trained text-to-image model: red/green/blue/yellow circles, "
+                "squares and triangles at random places on a plain background, 64x64 pixels "
+                "(8x8 latent of 192 channels). "
+                "It runs through the stock CLIPTextEncode, EmptyLatentImage (64x64), KSampler and VAEDecode "
+                "nodes and exists to measure layout control without Stable Diffusion weights."
+            ),
+            inputs=[
+                io.Combo.Input(
+                    "weights",
+                    options=available_weights(),
+                    default=DEFAULT_WEIGHTS,
+                    tooltip="Toy checkpoint from the pack's models/ folder (lrdm_toy*.safetensors).",
+                ),
+            ],
+            outputs=[
+                io.Model.Output(tooltip="The toy U-Net (v-prediction, SD1-style cross-attention)."),
+                io.Clip.Output(tooltip="Tiny CLIP text model behind the real SD1 tokenizer."),
+                io.Vae.Output(tooltip="Lossless pixel-unshuffle VAE (RGB <-> 192 x H/8 x W/8)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, weights: str) -> io.NodeOutput:
+        """Load the chosen checkpoint."""
+        path = os.path.join(MODELS_DIR, weights)
+        if not os.path.isfile(path):
+            raise ValueError(f"Toy weights not found: {path}. Expected a file in {MODELS_DIR}.")
+        model, clip, vae, _ = load_toy(path)
+        return io.NodeOutput(model, clip, vae)
+
+
+TOY_NODES: list[type[io.ComfyNode]] = [ToyModelLoader]
