@@ -16,7 +16,7 @@ def token_probabilities(q: torch.Tensor, k: torch.Tensor, heads: int, columns: l
     d = hd // heads
     qh = q.float().reshape(b, n, heads, d).transpose(1, 2)  # [B, h, N, d]
     kh = k.float().reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, T, d]
-    logits = qh @ kh.transpose(-1, -2) * d ** -0.5  # [B, h, N, T]
+    logits = qh @ kh.transpose(-1, -2) * d**-0.5  # [B, h, N, T]
     cols = torch.as_tensor(columns, device=q.device, dtype=torch.long)
     probs = logits.index_select(-1, cols) - logits.logsumexp(dim=-1, keepdim=True)  # [B, h, N, m]
     return probs.exp().mean(dim=1)  # [B, N, m]
@@ -58,3 +58,35 @@ def resolution_of(n_tokens: int, latent_h: int, latent_w: int) -> tuple[int, int
     if h * w != n_tokens:
         raise ValueError(f"cannot place {n_tokens} queries on a {latent_h}x{latent_w} latent")
     return h, w
+
+
+def biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v per head (a DenseDiffusion-style region bias on the logits).
+
+    q: [B, N, heads*d]; k, v: [B, T, heads*d]; bias: [B, N, T] (shared by the heads); returns [B, N, heads*d].
+    """
+    b, n, hd = q.shape
+    d = hd // heads
+    qh = q.reshape(b, n, heads, d).transpose(1, 2)  # [B, h, N, d]
+    kh = k.reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, T, d]
+    vh = v.reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, T, d]
+    logits = (qh.float() @ kh.float().transpose(-1, -2)) * d**-0.5 + bias[:, None].float()  # [B, h, N, T]
+    out = logits.softmax(dim=-1).to(vh.dtype) @ vh  # [B, h, N, d]
+    return out.transpose(1, 2).reshape(b, n, hd)  # [B, N, heads*d]
+
+
+def region_logit_bias(
+    masks: torch.Tensor, columns: list[list[int]], n_keys: int, strength: float, res_h: int, res_w: int
+) -> torch.Tensor:
+    """Bias [N, T]: +strength on object i's token columns inside its region, -strength outside.
+
+    masks: [n, H, W] regions on the latent grid, area-resampled to the block's res_h x res_w.
+    """
+    m = F.interpolate(masks[:, None].float(), size=(res_h, res_w), mode="area")[:, 0]  # [n, h, w]
+    m = m.reshape(m.shape[0], -1)  # [n, N]
+    bias = torch.zeros(m.shape[1], n_keys, device=masks.device)  # [N, T]
+    for i, cols in enumerate(columns):
+        for c in cols:
+            if c < n_keys:
+                bias[:, c] += strength * (2.0 * m[i] - 1.0)
+    return bias  # [N, T]

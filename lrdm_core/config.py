@@ -12,6 +12,7 @@ GUIDANCE_MODES = ("input", "state", "eps", "none")
 CAPTURE_SOURCES = ("auto", "prompt", "phrase")
 COMPOSITIONS = ("shared", "fuse")
 MAX_STRENGTH = 10.0
+MAX_BIAS = 20.0
 
 
 @dataclass(frozen=True)
@@ -26,21 +27,30 @@ class LRDMConfig:
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: str = "auto"  # token maps from the global prompt if the phrase is in it, else the phrase
     composition: str = "shared"  # choice 1: per-step masked sum on a shared x_t, or "fuse" (authors' code)
+    attn_bias: float = 0.0  # beyond the paper: region bias on the prompt's object tokens after t0 (0 = off)
 
     def __post_init__(self) -> None:
         check_fraction(self.t0)
         for name in ("strength_in", "strength_out"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > MAX_STRENGTH:
-                raise user_error(f"{name} a finite number within +-{MAX_STRENGTH:g}", repr(v),
-                                 "Use values around 0-2; the paper's lambda is 1.")
+                raise user_error(
+                    f"{name} a finite number within +-{MAX_STRENGTH:g}",
+                    repr(v),
+                    "Use values around 0-2; the paper's lambda is 1.",
+                )
         if not isinstance(self.top_k, int) or self.top_k < 0:
             raise user_error("top_k >= 0 (0 = automatic)", repr(self.top_k), "Set top_k to 0 or more.")
         if self.guidance not in GUIDANCE_MODES:
             raise user_error(f"guidance in {GUIDANCE_MODES}", repr(self.guidance), "Pick one of them.")
         if self.capture_source not in CAPTURE_SOURCES:
-            raise user_error(f"capture_source in {CAPTURE_SOURCES}", repr(self.capture_source),
-                             "Pick one of them.")
+            raise user_error(f"capture_source in {CAPTURE_SOURCES}", repr(self.capture_source), "Pick one of them.")
+        if (
+            not isinstance(self.attn_bias, (int, float))
+            or not math.isfinite(self.attn_bias)
+            or not 0.0 <= self.attn_bias <= MAX_BIAS
+        ):
+            raise user_error(f"attn_bias in [0, {MAX_BIAS:g}]", repr(self.attn_bias), "0 turns it off; try 2-5.")
         if self.composition not in COMPOSITIONS:
             raise user_error(f"composition in {COMPOSITIONS}", repr(self.composition), "Pick one of them.")
 

@@ -28,8 +28,7 @@ def top_k_mean(x: torch.Tensor, attn: torch.Tensor, k: int) -> torch.Tensor:
     return picked.mean(dim=2)  # [B, C]
 
 
-def guidance_offset(delta: torch.Tensor, region: torch.Tensor, strength_in: float,
-                    strength_out: float) -> torch.Tensor:
+def guidance_offset(delta: torch.Tensor, region: torch.Tensor, strength_in: float, strength_out: float) -> torch.Tensor:
     """xi = delta * (s_in * M - s_out * (1 - M)) (Eq. 6; s_in = s_out = lambda is the paper).
 
     delta: [B, C]; region: [H, W] or [B, H, W]; returns [B, C, H, W] in unit-variance units.

@@ -37,8 +37,12 @@ class LayoutObject:
 
     def __post_init__(self) -> None:
         if not isinstance(self.phrase, str) or not self.phrase.strip():
-            raise user_error("a non-empty phrase for every object", repr(self.phrase),
-                             "Type what should appear in the region, e.g. 'a red apple'.", LayoutError)
+            raise user_error(
+                "a non-empty phrase for every object",
+                repr(self.phrase),
+                "Type what should appear in the region, e.g. 'a red apple'.",
+                LayoutError,
+            )
         if self.box is None and self.mask is None:
             raise user_error("a box or a mask", "neither", "Give the object a region.", LayoutError)
         if self.box is not None:
@@ -68,11 +72,19 @@ class Layout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "objects", tuple(self.objects))
         if not self.objects:
-            raise user_error("at least one object", "an empty layout",
-                             "Draw a box (or add an object to the JSON) before sampling.", LayoutError)
+            raise user_error(
+                "at least one object",
+                "an empty layout",
+                "Draw a box (or add an object to the JSON) before sampling.",
+                LayoutError,
+            )
         if len(self.objects) > MAX_OBJECTS:
-            raise user_error(f"at most {MAX_OBJECTS} objects", f"{len(self.objects)}",
-                             "Merge or remove objects.", LayoutError)
+            raise user_error(
+                f"at most {MAX_OBJECTS} objects",
+                f"{len(self.objects)}",
+                "Merge or remove objects.",
+                LayoutError,
+            )
 
     def phrases(self) -> list[str]:
         """The objects' phrases in layout order."""
@@ -83,9 +95,12 @@ class Layout:
         objs = []
         for o in self.objects:
             if o.box is None:
-                raise user_error("objects with boxes", f"a mask-only object {o.phrase!r}",
-                                 "Masks cannot be written to layout JSON; keep them as MASK inputs.",
-                                 LayoutError)
+                raise user_error(
+                    "objects with boxes",
+                    f"a mask-only object {o.phrase!r}",
+                    "Masks cannot be written to layout JSON; keep them as MASK inputs.",
+                    LayoutError,
+                )
             d: dict[str, Any] = {"phrase": o.phrase, "box": [round(v, 6) for v in o.box]}
             if o.z is not None:
                 d["z"] = o.z
@@ -114,28 +129,45 @@ def validate_box(box: Any, phrase: str) -> Box:
     try:
         vals = tuple(float(v) for v in box)
     except (TypeError, ValueError):
-        raise user_error("a box of four numbers [x0, y0, x1, y1]", repr(box),
-                         f"Fix the box of {phrase!r}.", LayoutError) from None
+        raise user_error(
+            "a box of four numbers [x0, y0, x1, y1]", repr(box), f"Fix the box of {phrase!r}.", LayoutError
+        ) from None
     if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
-        raise user_error("a box of four finite numbers [x0, y0, x1, y1]", repr(box),
-                         f"Fix the box of {phrase!r}.", LayoutError)
+        raise user_error(
+            "a box of four finite numbers [x0, y0, x1, y1]",
+            repr(box),
+            f"Fix the box of {phrase!r}.",
+            LayoutError,
+        )
     x0, y0, x1, y1 = vals
     if max(vals) > 1.0 + 1e-6 and max(vals) > 2.0:
-        raise user_error("normalised coordinates in [0, 1] (x0, y0, x1, y1 as fractions of width "
-                         "and height)", f"{list(vals)} for {phrase!r}, which look like pixels",
-                         "Divide by the image size, or set \"units\": \"px\" with \"width\" and "
-                         "\"height\" in the layout JSON.", LayoutError)
+        raise user_error(
+            "normalised coordinates in [0, 1] (x0, y0, x1, y1 as fractions of width and height)",
+            f"{list(vals)} for {phrase!r}, which look like pixels",
+            'Divide by the image size, or set "units": "px" with "width" and "height" in the layout JSON.',
+            LayoutError,
+        )
     if x1 < x0 or y1 < y0:
-        raise user_error("x0 < x1 and y0 < y1 (xyxy: left, top, right, bottom)",
-                         f"{list(vals)} for {phrase!r}",
-                         "Swap the corners; boxes are [left, top, right, bottom], not [x, y, w, h].",
-                         LayoutError)
+        raise user_error(
+            "x0 < x1 and y0 < y1 (xyxy: left, top, right, bottom)",
+            f"{list(vals)} for {phrase!r}",
+            "Swap the corners; boxes are [left, top, right, bottom], not [x, y, w, h].",
+            LayoutError,
+        )
     if min(vals) < -1e-6 or max(vals) > 1.0 + 1e-6:
-        raise user_error("a box inside the canvas, every value in [0, 1]", f"{list(vals)} for {phrase!r}",
-                         "Move or shrink the box so it lies on the canvas.", LayoutError)
+        raise user_error(
+            "a box inside the canvas, every value in [0, 1]",
+            f"{list(vals)} for {phrase!r}",
+            "Move or shrink the box so it lies on the canvas.",
+            LayoutError,
+        )
     if x1 - x0 <= 0 or y1 - y0 <= 0:
-        raise user_error("a box of non-zero area", f"{list(vals)} for {phrase!r}",
-                         "Drag the box open, or remove it.", LayoutError)
+        raise user_error(
+            "a box of non-zero area",
+            f"{list(vals)} for {phrase!r}",
+            "Drag the box open, or remove it.",
+            LayoutError,
+        )
     return (min(max(x0, 0.0), 1.0), min(max(y0, 0.0), 1.0), min(max(x1, 0.0), 1.0), min(max(y1, 0.0), 1.0))
 
 
@@ -143,16 +175,23 @@ def validate_mask(mask: Any, phrase: str) -> torch.Tensor:
     """Check a soft mask: a 2-D tensor of finite values in [0, 1] with some area."""
     if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise user_error("a mask of shape [H, W]", f"{shape} for {phrase!r}",
-                         "Pass one mask per object.", LayoutError)
+        raise user_error("a mask of shape [H, W]", f"{shape} for {phrase!r}", "Pass one mask per object.", LayoutError)
     m = mask.detach().float()
     if not torch.isfinite(m).all():
-        raise user_error("finite mask values", f"NaN or inf in the mask of {phrase!r}",
-                         "Check the node that made the mask.", LayoutError)
+        raise user_error(
+            "finite mask values",
+            f"NaN or inf in the mask of {phrase!r}",
+            "Check the node that made the mask.",
+            LayoutError,
+        )
     m = m.clamp(0.0, 1.0)
     if float(m.max()) <= 0.0:
-        raise user_error("a mask with some area", f"an empty mask for {phrase!r}",
-                         "Paint the region, or remove the object.", LayoutError)
+        raise user_error(
+            "a mask with some area",
+            f"an empty mask for {phrase!r}",
+            "Paint the region, or remove the object.",
+            LayoutError,
+        )
     return m
 
 
@@ -161,21 +200,32 @@ def layout_from_dict(data: Any) -> Layout:
     if isinstance(data, list):
         data = {"objects": data}
     if not isinstance(data, dict):
-        raise user_error("a JSON object with an \"objects\" list", type(data).__name__,
-                         "See the README's layout schema.", LayoutError)
+        raise user_error(
+            'a JSON object with an "objects" list',
+            type(data).__name__,
+            "See the README's layout schema.",
+            LayoutError,
+        )
     version = data.get("version", LAYOUT_VERSION)
     if not isinstance(version, int) or version < 1:
-        raise user_error("an integer \"version\" (1)", repr(version), "Set \"version\": 1.", LayoutError)
+        raise user_error('an integer "version" (1)', repr(version), 'Set "version": 1.', LayoutError)
     if version > LAYOUT_VERSION:
-        raise user_error(f"layout version <= {LAYOUT_VERSION}", f"version {version}",
-                         "This layout was made by a newer LRDM; update the pack.", LayoutError)
+        raise user_error(
+            f"layout version <= {LAYOUT_VERSION}",
+            f"version {version}",
+            "This layout was made by a newer LRDM; update the pack.",
+            LayoutError,
+        )
     objects = data.get("objects")
     if not isinstance(objects, list):
         foreign = sorted(set(data) - _TOP_KEYS)
-        raise user_error("an \"objects\" list (LRDM layout schema)",
-                         f"keys {foreign or sorted(data)}",
-                         "Convert it: {\"version\": 1, \"objects\": [{\"phrase\": \"...\", "
-                         "\"box\": [x0, y0, x1, y1]}]} with boxes normalised to [0, 1].", LayoutError)
+        raise user_error(
+            'an "objects" list (LRDM layout schema)',
+            f"keys {foreign or sorted(data)}",
+            'Convert it: {"version": 1, "objects": [{"phrase": "...", '
+            '"box": [x0, y0, x1, y1]}]} with boxes normalised to [0, 1].',
+            LayoutError,
+        )
     scale = _pixel_scale(data)
     return Layout(
         objects=tuple(_object_from_dict(o, i, scale) for i, o in enumerate(objects)),
@@ -190,13 +240,21 @@ def layout_from_dict(data: Any) -> Layout:
 def layout_from_json(text: str) -> Layout:
     """Parse layout JSON text; malformed JSON is reported with its position."""
     if not isinstance(text, str) or not text.strip():
-        raise user_error("layout JSON text", "an empty string",
-                         "Draw boxes in LRDM Layout or paste layout JSON.", LayoutError)
+        raise user_error(
+            "layout JSON text",
+            "an empty string",
+            "Draw boxes in LRDM Layout or paste layout JSON.",
+            LayoutError,
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise user_error("valid JSON", f"a syntax error at line {e.lineno} column {e.colno} ({e.msg})",
-                         "Fix the JSON text.", LayoutError) from None
+        raise user_error(
+            "valid JSON",
+            f"a syntax error at line {e.lineno} column {e.colno} ({e.msg})",
+            "Fix the JSON text.",
+            LayoutError,
+        ) from None
     return layout_from_dict(data)
 
 
@@ -205,33 +263,48 @@ def _pixel_scale(data: dict[str, Any]) -> tuple[float, float] | None:
     if data.get("units", "normalized") in ("normalized", "normalised", None):
         return None
     if data["units"] != "px":
-        raise user_error("\"units\" of \"normalized\" or \"px\"", repr(data["units"]),
-                         "Fix the units field.", LayoutError)
+        raise user_error('"units" of "normalized" or "px"', repr(data["units"]), "Fix the units field.", LayoutError)
     w, h = _opt_int(data.get("width")), _opt_int(data.get("height"))
     if not w or not h:
-        raise user_error("\"width\" and \"height\" with \"units\": \"px\"", f"width={w}, height={h}",
-                         "Give the canvas size in pixels.", LayoutError)
+        raise user_error(
+            '"width" and "height" with "units": "px"',
+            f"width={w}, height={h}",
+            "Give the canvas size in pixels.",
+            LayoutError,
+        )
     return float(w), float(h)
 
 
 def _object_from_dict(obj: Any, index: int, scale: tuple[float, float] | None) -> LayoutObject:
     """One object of the schema."""
     if not isinstance(obj, dict):
-        raise user_error(f"object {index} to be a JSON object", type(obj).__name__,
-                         "Write objects as {\"phrase\": ..., \"box\": [...]}", LayoutError)
+        raise user_error(
+            f"object {index} to be a JSON object",
+            type(obj).__name__,
+            'Write objects as {"phrase": ..., "box": [...]}',
+            LayoutError,
+        )
     unknown = set(obj) - _OBJECT_KEYS
     if "box" not in obj:
-        raise user_error(f"a \"box\" for object {index}", f"keys {sorted(obj)}",
-                         "Add \"box\": [x0, y0, x1, y1] (normalised xyxy)." +
-                         (f" Unknown keys: {sorted(unknown)}." if unknown else ""), LayoutError)
+        raise user_error(
+            f'a "box" for object {index}',
+            f"keys {sorted(obj)}",
+            'Add "box": [x0, y0, x1, y1] (normalised xyxy).'
+            + (f" Unknown keys: {sorted(unknown)}." if unknown else ""),
+            LayoutError,
+        )
     box = obj["box"]
     if scale is not None and isinstance(box, (list, tuple)) and len(box) == 4:
         w, h = scale
         box = [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
     z = obj.get("z")
-    return LayoutObject(phrase=str(obj.get("phrase", "")), box=box,
-                        z=int(z) if isinstance(z, (int, float)) else None,
-                        locked=bool(obj.get("locked", False)), color=obj.get("color"))
+    return LayoutObject(
+        phrase=str(obj.get("phrase", "")),
+        box=box,
+        z=int(z) if isinstance(z, (int, float)) else None,
+        locked=bool(obj.get("locked", False)),
+        color=obj.get("color"),
+    )
 
 
 def _opt_int(v: Any) -> int | None:

@@ -8,15 +8,23 @@ import torch.nn.functional as F
 from .layout import Layout
 from .raster import object_mask
 
-PALETTE = ((0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (0.26, 0.39, 0.85), (1.00, 0.88, 0.10),
-           (0.96, 0.51, 0.19), (0.57, 0.12, 0.71), (0.27, 0.94, 0.94), (0.94, 0.20, 0.90))
+PALETTE = (
+    (0.90, 0.10, 0.29),
+    (0.24, 0.71, 0.29),
+    (0.26, 0.39, 0.85),
+    (1.00, 0.88, 0.10),
+    (0.96, 0.51, 0.19),
+    (0.57, 0.12, 0.71),
+    (0.27, 0.94, 0.94),
+    (0.94, 0.20, 0.90),
+)
 
 
 def color_of(i: int, hex_color: str | None = None) -> tuple[float, float, float]:
     """The object's colour: its own '#rrggbb' if set, else the palette's i-th."""
     if hex_color and len(hex_color) == 7 and hex_color.startswith("#"):
         try:
-            return tuple(int(hex_color[j:j + 2], 16) / 255.0 for j in (1, 3, 5))  # type: ignore[return-value]
+            return tuple(int(hex_color[j : j + 2], 16) / 255.0 for j in (1, 3, 5))  # type: ignore[return-value]
         except ValueError:
             pass
     return PALETTE[i % len(PALETTE)]
@@ -48,4 +56,4 @@ def heatmaps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     hi = maps.amax(dim=(1, 2), keepdim=True)
     norm = ((maps - lo) / (hi - lo).clamp(min=1e-12)).float()[:, None]  # [n, 1, H, W]
     up = F.interpolate(norm, size=size, mode="nearest")[:, 0]  # [n, h, w]
-    return torch.stack([up, up ** 2, 1 - up], dim=-1)  # [n, h, w, 3]  (blue -> magenta -> yellow-ish)
+    return torch.stack([up, up**2, 1 - up], dim=-1)  # [n, h, w, 3]  (blue -> magenta -> yellow-ish)

@@ -55,15 +55,19 @@ def rasterize(layout: Layout, height: int, width: int, device=None, dtype=torch.
                 f"each region to cover at least {MIN_REGION_CELLS:g} latent cell "
                 f"(the latent is {width}x{height} cells, {width * 8}x{height * 8} px)",
                 f"{cells:.2f} cells for {obj.phrase!r}",
-                "Make the region larger or the image larger.", LayoutError)
+                "Make the region larger or the image larger.",
+                LayoutError,
+            )
     return masks.to(dtype)  # [n, H, W]
 
 
 def paint_order(layout: Layout) -> list[int]:
     """Indices bottom to top: explicit z first, else larger regions below smaller (choice 7)."""
+
     def key(i: int) -> tuple[int, float, int]:
         o = layout.objects[i]
         return (o.z if o.z is not None else 0, -o.region_area(), i)
+
     return sorted(range(len(layout.objects)), key=key)
 
 

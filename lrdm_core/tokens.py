@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .errors import LayoutError, user_error
+
 STOPWORDS = ("a", "an", "the", "of", "and", "with", "on", "in", "at", "to", ",", ".")
 
 Tokenize = Callable[[str], list[int]]  # text -> token ids laid out as the encoder's context (BOS..EOS pad)
@@ -28,7 +30,7 @@ def find_subsequence(haystack: Sequence[int], needle: Sequence[int]) -> int | No
     if n == 0:
         return None
     for i in range(len(haystack) - n + 1):
-        if list(haystack[i:i + n]) == list(needle):
+        if list(haystack[i : i + n]) == list(needle):
             return i
     return None
 
@@ -41,8 +43,7 @@ def salient_offsets(tok: TokenizerFns, phrase: str) -> list[int]:
     return keep or list(range(len(ids)))
 
 
-def positions_in_prompt(tok: TokenizerFns, prompt: str, phrase: str,
-                        taken: set[int] | None = None) -> list[int] | None:
+def positions_in_prompt(tok: TokenizerFns, prompt: str, phrase: str, taken: set[int] | None = None) -> list[int] | None:
     """Context positions of the phrase's salient tokens inside the prompt's encoding, or None.
 
     Multi-token phrases use the mean over these positions (PAPER.md choice 4). A repeated phrase
@@ -69,3 +70,22 @@ def positions_in_phrase(tok: TokenizerFns, phrase: str) -> list[int]:
     content = [i for i, t in enumerate(ids) if t not in tok.special_ids]
     offsets = salient_offsets(tok, phrase)
     return [content[o] for o in offsets]
+
+
+CLIP_WINDOW = 75  # content tokens in one CLIP chunk (77 with BOS/EOS); longer text is split into chunks
+
+
+def check_phrase_budget(tok: TokenizerFns, phrases: Sequence[str], window: int = CLIP_WINDOW) -> None:
+    """Refuse layouts whose phrases cannot all be named in one CLIP window of the global prompt.
+
+    Every object is read from one prompt (PAPER.md choice 4); CLIP encodes text beyond `window`
+    tokens as separate chunks that do not see each other, so the objects' bindings would split.
+    """
+    counts = [len(tok.content_ids(p)) for p in phrases]
+    if sum(counts) > window:
+        raise user_error(
+            f"the objects' phrases to fit in one CLIP window ({window} tokens) together",
+            f"{sum(counts)} tokens for {len(phrases)} objects (longest: {max(counts)} tokens)",
+            "Shorten the phrases or use fewer objects.",
+            LayoutError,
+        )

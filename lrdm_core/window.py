@@ -16,8 +16,11 @@ def layered_steps(num_steps: int, fraction: float) -> int:
 def check_fraction(fraction: float) -> None:
     """t0 must be a finite fraction in [0, 1]."""
     if not isinstance(fraction, (int, float)) or not (0.0 <= float(fraction) <= 1.0):
-        raise user_error("a layered fraction t0 in [0, 1]", repr(fraction),
-                         "Set t0 between 0 (off) and 1 (all steps); the paper uses about 0.3.")
+        raise user_error(
+            "a layered fraction t0 in [0, 1]",
+            repr(fraction),
+            "Set t0 between 0 (off) and 1 (all steps); the paper uses about 0.3.",
+        )
 
 
 def sigma_threshold(sigmas: torch.Tensor, fraction: float) -> float | None:

@@ -1,10 +1,19 @@
-"""The attention-capture hook: an attn2 replace that records object-token maps, then runs the host attention."""
+"""Attention capture (PAPER.md dynamic delta): an attn2 replace that records object-token maps on x_T."""
 
 from __future__ import annotations
 
+import logging
+
 import comfy.ldm.modules.attention as comfy_attention
+import comfy.model_patcher
+import comfy.samplers
+import torch
 
 from ..lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from .state import layer_key
+from .unet import output_cross_attention, select_blocks
+
+log = logging.getLogger("lrdm")
 
 
 class CaptureAttention:
@@ -25,9 +34,14 @@ class CaptureAttention:
         self._record(q, k, extra_options)
         if self.previous is not None:
             return self.previous(q, k, v, extra_options)
-        return comfy_attention.optimized_attention(q, k, v, extra_options["n_heads"],
-                                                   attn_precision=extra_options.get("attn_precision"),
-                                                   transformer_options=extra_options)
+        return comfy_attention.optimized_attention(
+            q,
+            k,
+            v,
+            extra_options["n_heads"],
+            attn_precision=extra_options.get("attn_precision"),
+            transformer_options=extra_options,
+        )
 
     def _record(self, q, k, extra_options) -> None:
         """Record the maps of every chunk whose cond uuid asked for columns."""
@@ -51,3 +65,59 @@ def _resolution(n_tokens: int, extra_options, recorder: AttentionRecorder) -> tu
     if shape is not None and len(shape) == 4 and shape[2] * shape[3] == n_tokens:
         return int(shape[2]), int(shape[3])
     return resolution_of(n_tokens, recorder.height, recorder.width)
+
+
+def capture_maps(guider, spec, x_t: torch.Tensor, sigma: torch.Tensor, model_options) -> torch.Tensor:
+    """One U-Net evaluation on x_T with capture hooks on the chosen up-blocks: maps [n, B, H, W]."""
+    recorder = AttentionRecorder(*x_t.shape[-2:])
+    conds, columns, sources = _capture_plan(guider, spec)
+    opts = comfy.model_patcher.create_model_options_clone(model_options)
+    attn2 = opts.setdefault("transformer_options", {}).setdefault("patches_replace", {}).setdefault("attn2", {})
+    for blk in select_blocks(output_cross_attention(guider.model_patcher), spec.config.capture_blocks):
+        for idx in range(blk.n_transformers):
+            key = ("output", blk.block_id, idx)
+            attn2[key] = CaptureAttention(attn2.get(key, attn2.get(("output", blk.block_id))), recorder, columns)
+    with torch.no_grad():
+        comfy.samplers.calc_cond_batch(guider.inner_model, conds, x_t, sigma, opts)
+    maps = []
+    for uid, cols in sources:
+        recorded = recorder.maps(uid)  # [B, m, H, W]
+        if recorded is None:
+            raise RuntimeError(
+                "LRDM: the attention capture recorded nothing; is another node replacing the U-Net's forward?"
+            )
+        maps.append(recorded[:, cols].mean(dim=1))  # [B, H, W]
+    return torch.stack(maps)  # [n, B, H, W]
+
+
+def _capture_plan(guider, spec):
+    """Which conds to evaluate and which token columns to record; per object its (uuid, column ids)."""
+    source = spec.config.capture_source
+    positive = guider.conds.get("positive") or []
+    pos_uid = positive[0]["uuid"] if positive else None
+    prompt_cols: list[int] = []
+    columns: dict[object, list[int]] = {}
+    conds: list = []
+    sources = []
+    for i, pp in enumerate(spec.prompt_positions):
+        use_prompt = pp is not None and pos_uid is not None and source != "phrase"
+        if source == "prompt" and not use_prompt:
+            log.warning(
+                "LRDM: %r not found in the global prompt; using its own encoding for its map.",
+                spec.layout.objects[i].phrase,
+            )
+        if use_prompt:
+            for p in pp:
+                if p not in prompt_cols:
+                    prompt_cols.append(p)
+            sources.append((pos_uid, [prompt_cols.index(p) for p in pp]))
+        else:
+            layer = guider.conds[layer_key(i)]
+            uid = layer[0]["uuid"]
+            columns[uid] = list(spec.phrase_positions[i])
+            conds.append(layer[:1])
+            sources.append((uid, list(range(len(spec.phrase_positions[i])))))
+    if prompt_cols:
+        columns[pos_uid] = prompt_cols
+        conds.insert(0, positive[:1])
+    return conds, columns, sources

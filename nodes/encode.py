@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ..lrdm_core.errors import user_error
 from ..lrdm_core.layout import Layout
-from ..lrdm_core.tokens import TokenizerFns, positions_in_phrase, positions_in_prompt
+from ..lrdm_core.tokens import TokenizerFns, check_phrase_budget, positions_in_phrase, positions_in_prompt
 
 
 def tokenizer_fns(clip) -> TokenizerFns:
     """Wrap clip.tokenize: ids of the 'l' (CLIP-L) stream, chunks flattened, as the context lays them out."""
+
     def tokenize(text: str) -> list[int]:
         streams = clip.tokenize(text)
         key = "l" if "l" in streams else next(iter(streams))
@@ -38,6 +39,7 @@ def object_conditionings(clip, layout: Layout) -> tuple:
 def token_positions(clip, layout: Layout, prompt: str) -> tuple[tuple, tuple]:
     """Per object: positions in the global prompt (or None) and in its own phrase encoding."""
     tok = tokenizer_fns(clip)
+    check_phrase_budget(tok, layout.phrases())
     taken: set[int] = set()
     in_prompt = []
     for o in layout.objects:

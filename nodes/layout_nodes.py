@@ -10,8 +10,10 @@ from ..lrdm_core.layout import Layout, layout_from_json
 from ..lrdm_core.preview import draw_regions
 from .params import LAYOUT
 
-EXAMPLE = ('{"version": 1, "objects": [{"phrase": "a red apple", "box": [0.1, 0.3, 0.45, 0.8]}, '
-           '{"phrase": "a blue cup", "box": [0.55, 0.25, 0.9, 0.8]}]}')
+EXAMPLE = (
+    '{"version": 1, "objects": [{"phrase": "a red apple", "box": [0.1, 0.3, 0.45, 0.8]}, '
+    '{"phrase": "a blue cup", "box": [0.55, 0.25, 0.9, 0.8]}]}'
+)
 
 
 class LayoutFromJSON(io.ComfyNode):
@@ -23,12 +25,18 @@ class LayoutFromJSON(io.ComfyNode):
             node_id="LRDM_LayoutFromJSON",
             display_name="LRDM Layout from JSON",
             category="lrdm/layout",
-            description="Parses layout JSON ({\"version\": 1, \"objects\": [{\"phrase\", \"box\": [x0, y0, x1, y1]}]}, "
-                        "boxes normalised to [0, 1], origin top-left) into an LRDM layout. Text from an LLM or a "
-                        "dataset line works too.",
-            inputs=[io.String.Input("json", multiline=True, default=EXAMPLE,
-                                    tooltip="Layout JSON: objects with a phrase and a normalised xyxy box; optional "
-                                            "\"background\" phrase. See the README for the schema.")],
+            description='Parses layout JSON ({"version": 1, "objects": [{"phrase", "box": [x0, y0, x1, y1]}]}, '
+            "boxes normalised to [0, 1], origin top-left) into an LRDM layout. Text from an LLM or a "
+            "dataset line works too.",
+            inputs=[
+                io.String.Input(
+                    "json",
+                    multiline=True,
+                    default=EXAMPLE,
+                    tooltip="Layout JSON: objects with a phrase and a normalised xyxy box; optional "
+                    '"background" phrase. See the README for the schema.',
+                )
+            ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
@@ -55,13 +63,25 @@ class LayoutPreview(io.ComfyNode):
             display_name="LRDM Layout Preview",
             category="lrdm/layout",
             description="Draws each object's region in its own colour (outline and light fill) over a plain canvas "
-                        "or over an image, to check a layout before sampling.",
+            "or over an image, to check a layout before sampling.",
             inputs=[
                 LAYOUT.Input("layout", tooltip="The layout to draw."),
-                io.Int.Input("width", default=512, min=16, max=8192, step=8,
-                             tooltip="Canvas width in pixels when no image is given."),
-                io.Int.Input("height", default=512, min=16, max=8192, step=8,
-                             tooltip="Canvas height in pixels when no image is given."),
+                io.Int.Input(
+                    "width",
+                    default=512,
+                    min=16,
+                    max=8192,
+                    step=8,
+                    tooltip="Canvas width in pixels when no image is given.",
+                ),
+                io.Int.Input(
+                    "height",
+                    default=512,
+                    min=16,
+                    max=8192,
+                    step=8,
+                    tooltip="Canvas height in pixels when no image is given.",
+                ),
                 io.Image.Input("image", optional=True, tooltip="Optional image to draw over (its size is used)."),
             ],
             outputs=[io.Image.Output(display_name="preview")],

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..lrdm_core.config import CAPTURE_SOURCES, COMPOSITIONS, GUIDANCE_MODES, MAX_STRENGTH, LRDMConfig
+from ..lrdm_core.config import (
+    CAPTURE_SOURCES,
+    COMPOSITIONS,
+    GUIDANCE_MODES,
+    MAX_BIAS,
+    MAX_STRENGTH,
+    LRDMConfig,
+)
 
 LAYOUT = io.Custom("LRDM_LAYOUT")
 _D = LRDMConfig()
@@ -13,44 +20,118 @@ _D = LRDMConfig()
 def method_inputs() -> list:
     """Inputs for every LRDMConfig field, with the paper's defaults in the tooltips."""
     return [
-        io.Float.Input("t0", default=_D.t0, min=0.0, max=1.0, step=0.01,
-                       tooltip="Layered fraction: the first t0 of the sampler's steps denoise each object as its own "
-                               "layer (paper: ~0.3, step 15 of 51). 0 turns LRDM off."),
-        io.Float.Input("strength", default=_D.strength_in, min=-MAX_STRENGTH, max=MAX_STRENGTH, step=0.01,
-                       tooltip="Vision guidance lambda inside each region (Eq. 6). 0 = layers only."),
-        io.Float.Input("strength_out", default=_D.strength_out, min=-MAX_STRENGTH, max=MAX_STRENGTH, step=0.01,
-                       tooltip="Vision guidance subtracted outside each region (Eq. 6; equal to strength = the "
-                               "paper)."),
-        io.Int.Input("top_k", default=_D.top_k, min=0, max=4096,
-                     tooltip="K highest-attention locations averaged into delta (Eq. 6). 0 = automatic: 20 at a "
-                             "64x64 latent (the authors' value), scaled with the latent's area."),
-        io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default=_D.guidance,
-                       tooltip="How xi acts (PAPER.md choice 9): 'input' adds xi to each layer's input every "
-                               "layered step and composes denoised estimates; 'state' shifts x_T once (authors' "
-                               "code); 'eps' composes noise predictions; 'none' = layers without guidance."),
-        io.String.Input("capture_blocks", default=_D.capture_blocks,
-                        tooltip="Up-blocks whose cross-attention gives the maps: 'paper' (one per resolution), "
-                                "'all', or output block ids such as '4,7,10'."),
-        io.Combo.Input("capture_source", options=list(CAPTURE_SOURCES), default=_D.capture_source,
-                       tooltip="Where an object's token map is read: 'auto' = in the global prompt when the phrase "
-                               "occurs there, else in the phrase's own encoding."),
-        io.Combo.Input("composition", options=list(COMPOSITIONS), default=_D.composition,
-                       tooltip="'shared': every layered step composes the layers' predictions by their masks on one "
-                               "shared latent (the paper's figure). 'fuse': each object is denoised as its own "
-                               "trajectory from its own guided noise and fused once at t0 (the authors' code; "
-                               "costs (n+1)x the layered steps)."),
+        io.Float.Input(
+            "t0",
+            default=_D.t0,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            tooltip="Layered fraction: the first t0 of the sampler's steps denoise each object as its own "
+            "layer (paper: ~0.3, step 15 of 51). 0 turns LRDM off.",
+        ),
+        io.Float.Input(
+            "strength",
+            default=_D.strength_in,
+            min=-MAX_STRENGTH,
+            max=MAX_STRENGTH,
+            step=0.01,
+            tooltip="Vision guidance lambda inside each region (Eq. 6). 0 = layers only.",
+        ),
+        io.Float.Input(
+            "strength_out",
+            default=_D.strength_out,
+            min=-MAX_STRENGTH,
+            max=MAX_STRENGTH,
+            step=0.01,
+            tooltip="Vision guidance subtracted outside each region (Eq. 6; equal to strength = the paper).",
+        ),
+        io.Int.Input(
+            "top_k",
+            default=_D.top_k,
+            min=0,
+            max=4096,
+            tooltip="K highest-attention locations averaged into delta (Eq. 6). 0 = automatic: 20 at a "
+            "64x64 latent (the authors' value), scaled with the latent's area.",
+        ),
+        io.Combo.Input(
+            "guidance",
+            options=list(GUIDANCE_MODES),
+            default=_D.guidance,
+            tooltip="How xi acts (PAPER.md choice 9): 'input' adds xi to each layer's input every "
+            "layered step and composes denoised estimates; 'state' shifts x_T once (authors' "
+            "code); 'eps' composes noise predictions; 'none' = layers without guidance.",
+        ),
+        io.String.Input(
+            "capture_blocks",
+            default=_D.capture_blocks,
+            tooltip="Up-blocks whose cross-attention gives the maps: 'paper' (one per resolution), "
+            "'all', or output block ids such as '4,7,10'.",
+        ),
+        io.Combo.Input(
+            "capture_source",
+            options=list(CAPTURE_SOURCES),
+            default=_D.capture_source,
+            tooltip="Where an object's token map is read: 'auto' = in the global prompt when the phrase "
+            "occurs there, else in the phrase's own encoding.",
+        ),
+        io.Combo.Input(
+            "composition",
+            options=list(COMPOSITIONS),
+            default=_D.composition,
+            tooltip="'shared': every layered step composes the layers' predictions by their masks on one "
+            "shared latent (the paper's figure). 'fuse': each object is denoised as its own "
+            "trajectory from its own guided noise and fused once at t0 (the authors' code; "
+            "costs (n+1)x the layered steps).",
+        ),
+        io.Float.Input(
+            "attn_bias",
+            default=_D.attn_bias,
+            min=0.0,
+            max=MAX_BIAS,
+            step=0.1,
+            tooltip="Beyond the paper: after t0, bias the global prompt's object tokens towards their "
+            "regions on every cross-attention block (DenseDiffusion-style; logit units). Keeps "
+            "small objects from vanishing. 0 = off (the paper).",
+        ),
     ]
 
 
-def config_from(t0: float, strength: float, strength_out: float, top_k: int, guidance: str,
-                capture_blocks: str, capture_source: str, composition: str) -> LRDMConfig:
+def config_from(
+    t0: float,
+    strength: float,
+    strength_out: float,
+    top_k: int,
+    guidance: str,
+    capture_blocks: str,
+    capture_source: str,
+    composition: str,
+    attn_bias: float,
+) -> LRDMConfig:
     """LRDMConfig from the node inputs of method_inputs()."""
-    return LRDMConfig(t0=t0, strength_in=strength, strength_out=strength_out, top_k=top_k, guidance=guidance,
-                      capture_blocks=capture_blocks, capture_source=capture_source, composition=composition)
+    return LRDMConfig(
+        t0=t0,
+        strength_in=strength,
+        strength_out=strength_out,
+        top_k=top_k,
+        guidance=guidance,
+        capture_blocks=capture_blocks,
+        capture_source=capture_source,
+        composition=composition,
+        attn_bias=attn_bias,
+    )
 
 
-METHOD_KEYS = ("t0", "strength", "strength_out", "top_k", "guidance", "capture_blocks", "capture_source",
-               "composition")
+METHOD_KEYS = (
+    "t0",
+    "strength",
+    "strength_out",
+    "top_k",
+    "guidance",
+    "capture_blocks",
+    "capture_source",
+    "composition",
+    "attn_bias",
+)
 
 
 def split_method(kwargs: dict) -> tuple[LRDMConfig, dict]:

@@ -14,21 +14,31 @@ from .spec import build_spec
 def common_inputs() -> list:
     """Model, CLIP, layout and prompt inputs shared by the patch and guider nodes."""
     return [
-        io.Model.Input("model", tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net; LoRAs and other patches "
-                                        "are kept)."),
-        io.Clip.Input("clip", tooltip="The CLIP of the same checkpoint: encodes each object's phrase and finds its "
-                                      "tokens."),
+        io.Model.Input(
+            "model",
+            tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net; LoRAs and other patches are kept).",
+        ),
+        io.Clip.Input(
+            "clip",
+            tooltip="The CLIP of the same checkpoint: encodes each object's phrase and finds its tokens.",
+        ),
         LAYOUT.Input("layout", tooltip="Objects with phrases and regions (from an LRDM layout node)."),
-        io.String.Input("prompt", multiline=True, default="",
-                        tooltip="The global prompt as typed into the positive CLIPTextEncode; used to find each "
-                                "object's tokens for its attention map. Empty = use each phrase's own encoding."),
+        io.String.Input(
+            "prompt",
+            multiline=True,
+            default="",
+            tooltip="The global prompt as typed into the positive CLIPTextEncode; used to find each "
+            "object's tokens for its attention map. Empty = use each phrase's own encoding.",
+        ),
     ]
 
 
 OBJECT_CONDS = io.Conditioning.Input(
-    "objects_conditioning", optional=True,
+    "objects_conditioning",
+    optional=True,
     tooltip="Optional: one conditioning entry per object, in layout order (chain Conditioning (Combine)); "
-            "replaces the phrase encodings so embeddings and prompt weights work per object.")
+    "replaces the phrase encodings so embeddings and prompt weights work per object.",
+)
 
 
 class ApplyLayout(io.ComfyNode):
@@ -41,8 +51,8 @@ class ApplyLayout(io.ComfyNode):
             display_name="LRDM Apply Layout (model patch)",
             category="lrdm/sampling",
             description="Patches a clone of the model so that any sampler places the layout's objects in their "
-                        "regions (LRDiff: attention capture, vision guidance, layered rendering for the first t0 "
-                        "of the steps, then the global prompt). Chains with LoRAs and other patches.",
+            "regions (LRDiff: attention capture, vision guidance, layered rendering for the first t0 "
+            "of the steps, then the global prompt). Chains with LoRAs and other patches.",
             inputs=[*common_inputs(), *method_inputs(), OBJECT_CONDS],
             outputs=[io.Model.Output(display_name="model")],
         )
@@ -64,13 +74,19 @@ class Guider(io.ComfyNode):
             display_name="LRDM Guider",
             category="lrdm/sampling",
             description="A CFG guider whose model renders the layout with LRDM; plug into SamplerCustomAdvanced "
-                        "with any noise, sampler and sigmas.",
+            "with any noise, sampler and sigmas.",
             inputs=[
                 *common_inputs(),
                 io.Conditioning.Input("positive", tooltip="The global prompt's conditioning."),
                 io.Conditioning.Input("negative", tooltip="The negative (unconditional) conditioning."),
-                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1,
-                               tooltip="Classifier-free guidance scale (paper: 7.5)."),
+                io.Float.Input(
+                    "cfg",
+                    default=7.5,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    tooltip="Classifier-free guidance scale (paper: 7.5).",
+                ),
                 *method_inputs(),
                 OBJECT_CONDS,
             ],
@@ -78,8 +94,18 @@ class Guider(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, clip, layout: Layout, prompt: str, positive, negative, cfg: float,
-                objects_conditioning=None, **kw) -> io.NodeOutput:
+    def execute(
+        cls,
+        model,
+        clip,
+        layout: Layout,
+        prompt: str,
+        positive,
+        negative,
+        cfg: float,
+        objects_conditioning=None,
+        **kw,
+    ) -> io.NodeOutput:
         config, _ = split_method(kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         guider = comfy.samplers.CFGGuider(install(model, spec))

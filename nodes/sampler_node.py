@@ -26,52 +26,124 @@ class Sampler(io.ComfyNode):
             display_name="LRDM Sampler",
             category="lrdm/sampling",
             description="Generates a latent whose objects sit in the layout's regions (LRDiff, zero-shot). Works "
-                        "like KSampler with a layout, a global prompt and a negative prompt.",
+            "like KSampler with a layout, a global prompt and a negative prompt.",
             inputs=[
                 io.Model.Input("model", tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net)."),
                 io.Clip.Input("clip", tooltip="The CLIP of the same checkpoint."),
                 LAYOUT.Input("layout", tooltip="Objects with phrases and regions."),
-                io.String.Input("prompt", multiline=True, default="",
-                                tooltip="Global prompt describing the whole image; name the objects in it so their "
-                                        "attention maps are read from it."),
-                io.String.Input("negative", multiline=True, default="",
-                                tooltip="Negative prompt (the unconditional branch of CFG)."),
+                io.String.Input(
+                    "prompt",
+                    multiline=True,
+                    default="",
+                    tooltip="Global prompt describing the whole image; name the objects in it so their "
+                    "attention maps are read from it.",
+                ),
+                io.String.Input(
+                    "negative",
+                    multiline=True,
+                    default="",
+                    tooltip="Negative prompt (the unconditional branch of CFG).",
+                ),
                 io.Latent.Input("latent", tooltip="Empty latent (txt2img) or an encoded image with denoise < 1."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed."),
+                io.Int.Input(
+                    "seed",
+                    default=0,
+                    min=0,
+                    max=0xFFFFFFFFFFFFFFFF,
+                    control_after_generate=True,
+                    tooltip="Noise seed.",
+                ),
                 io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Sampler steps."),
-                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1,
-                               tooltip="Classifier-free guidance scale (paper: 7.5)."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.SAMPLER_NAMES, default="euler",
-                               tooltip="Any ComfyUI sampler; the layered window follows its own steps."),
-                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default="normal",
-                               tooltip="Any ComfyUI scheduler."),
-                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="1 = from noise; < 1 edits the input latent (the paper's editing use)."),
+                io.Float.Input(
+                    "cfg",
+                    default=7.5,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    tooltip="Classifier-free guidance scale (paper: 7.5).",
+                ),
+                io.Combo.Input(
+                    "sampler_name",
+                    options=comfy.samplers.SAMPLER_NAMES,
+                    default="euler",
+                    tooltip="Any ComfyUI sampler; the layered window follows its own steps.",
+                ),
+                io.Combo.Input(
+                    "scheduler",
+                    options=comfy.samplers.SCHEDULER_NAMES,
+                    default="normal",
+                    tooltip="Any ComfyUI scheduler.",
+                ),
+                io.Float.Input(
+                    "denoise",
+                    default=1.0,
+                    min=0.0,
+                    max=1.0,
+                    step=0.01,
+                    tooltip="1 = from noise; < 1 edits the input latent (the paper's editing use).",
+                ),
                 *method_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
         )
 
     @classmethod
-    def execute(cls, model, clip, layout: Layout, prompt: str, negative: str, latent: dict, seed: int, steps: int,
-                cfg: float, sampler_name: str, scheduler: str, denoise: float, **kw) -> io.NodeOutput:
+    def execute(
+        cls,
+        model,
+        clip,
+        layout: Layout,
+        prompt: str,
+        negative: str,
+        latent: dict,
+        seed: int,
+        steps: int,
+        cfg: float,
+        sampler_name: str,
+        scheduler: str,
+        denoise: float,
+        **kw,
+    ) -> io.NodeOutput:
         config, _ = split_method(kw)
         patched = install(model, build_spec(clip, layout, prompt, config))
         positive, uncond = encode(clip, prompt), encode(clip, negative)
-        return io.NodeOutput(sample(patched, positive, uncond, latent, seed, steps, cfg, sampler_name, scheduler,
-                                    denoise))
+        return io.NodeOutput(
+            sample(patched, positive, uncond, latent, seed, steps, cfg, sampler_name, scheduler, denoise)
+        )
 
 
-def sample(model, positive, negative, latent: dict, seed: int, steps: int, cfg: float, sampler_name: str,
-           scheduler: str, denoise: float) -> dict:
+def sample(
+    model,
+    positive,
+    negative,
+    latent: dict,
+    seed: int,
+    steps: int,
+    cfg: float,
+    sampler_name: str,
+    scheduler: str,
+    denoise: float,
+) -> dict:
     """KSampler's path (nodes.common_ksampler) on an already patched model."""
     latent_image = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
     noise = comfy.sample.prepare_noise(latent_image, seed, latent.get("batch_index"))
     callback = latent_preview.prepare_callback(model, steps)
-    samples = comfy.sample.sample(model, noise, steps, cfg, sampler_name, scheduler, positive, negative,
-                                  latent_image, denoise=denoise, noise_mask=latent.get("noise_mask"),
-                                  callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    samples = comfy.sample.sample(
+        model,
+        noise,
+        steps,
+        cfg,
+        sampler_name,
+        scheduler,
+        positive,
+        negative,
+        latent_image,
+        denoise=denoise,
+        noise_mask=latent.get("noise_mask"),
+        callback=callback,
+        disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
+        seed=seed,
+    )
     out = latent.copy()
     out["samples"] = samples.to(torch.float32)
     return out

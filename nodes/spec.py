@@ -6,24 +6,33 @@ from ..lrdm_core.config import LRDMConfig
 from ..lrdm_core.errors import user_error
 from ..lrdm_core.layout import Layout
 from .encode import encode, object_conditionings, token_positions
-from .runtime import LRDMSpec
+from .state import LRDMSpec
 
 
-def build_spec(clip, layout: Layout, prompt: str, config: LRDMConfig, objects_conditioning=None,
-               observer=None) -> LRDMSpec:
+def build_spec(
+    clip, layout: Layout, prompt: str, config: LRDMConfig, objects_conditioning=None, observer=None
+) -> LRDMSpec:
     """Encode each object's phrase (or split a wired CONDITIONING, one entry per object) and find tokens."""
     if not isinstance(layout, Layout):
         raise user_error("an LRDM_LAYOUT", type(layout).__name__, "Connect an LRDM layout node.")
     if objects_conditioning is not None:
         if len(objects_conditioning) != len(layout.objects):
-            raise user_error(f"{len(layout.objects)} conditioning entries (one per object, e.g. from "
-                             "Conditioning (Combine))", f"{len(objects_conditioning)}",
-                             "Combine exactly one encoded phrase per object, in layout order.")
+            raise user_error(
+                f"{len(layout.objects)} conditioning entries (one per object, e.g. from Conditioning (Combine))",
+                f"{len(objects_conditioning)}",
+                "Combine exactly one encoded phrase per object, in layout order.",
+            )
         conds = tuple([entry] for entry in objects_conditioning)
     else:
         conds = object_conditionings(clip, layout)
     in_prompt, in_phrase = token_positions(clip, layout, prompt or layout.prompt)
     background = encode(clip, layout.background) if layout.background.strip() else None
-    return LRDMSpec(layout=layout, layer_conds=conds, background_cond=background,
-                    prompt_positions=in_prompt, phrase_positions=in_phrase, config=config,
-                    observer=observer)
+    return LRDMSpec(
+        layout=layout,
+        layer_conds=conds,
+        background_cond=background,
+        prompt_positions=in_prompt,
+        phrase_positions=in_phrase,
+        config=config,
+        observer=observer,
+    )

@@ -13,20 +13,31 @@ from ..lrdm_core.preview import heatmaps
 from .encode import encode
 from .params import method_inputs, split_method
 from .patch_nodes import common_inputs
-from .runtime import RunState, install
+from .runtime import install
 from .spec import build_spec
+from .state import RunState
 
 
 class _CaptureOnly(comfy.samplers.Sampler):
     """A sampler that takes no step: the LRDM wrappers around it run the capture on x_T and stop."""
 
-    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
-               disable_pbar=False):
+    def sample(
+        self,
+        model_wrap,
+        sigmas,
+        extra_args,
+        callback,
+        noise,
+        latent_image=None,
+        denoise_mask=None,
+        disable_pbar=False,
+    ):
         return latent_image if latent_image is not None else torch.zeros_like(noise)
 
 
-def capture(model, clip, layout: Layout, prompt: str, latent: dict, seed: int, steps: int, scheduler: str,
-            config) -> RunState:
+def capture(
+    model, clip, layout: Layout, prompt: str, latent: dict, seed: int, steps: int, scheduler: str, config
+) -> RunState:
     """Run only LRDM's first-step capture (one U-Net evaluation on x_T) and return its RunState."""
     seen: list[RunState] = []
     cfg = config.with_(t0=1.0, guidance=config.guidance if config.guidance != "none" else "input")
@@ -50,16 +61,26 @@ class CaptureAttention(io.ComfyNode):
             display_name="LRDM Capture Attention",
             category="lrdm/stages",
             description="Runs the first step's attention capture (one U-Net evaluation on x_T for this seed) and "
-                        "returns each object's map as a MASK plus previews of the maps and of the vision guidance "
-                        "xi (Eq. 6). Use the same seed, steps and scheduler as the sampler to see what it sees.",
+            "returns each object's map as a MASK plus previews of the maps and of the vision guidance "
+            "xi (Eq. 6). Use the same seed, steps and scheduler as the sampler to see what it sees.",
             inputs=[
                 *common_inputs(),
                 io.Latent.Input("latent", tooltip="The latent the sampler starts from (its size sets the maps')."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed (x_T)."),
+                io.Int.Input(
+                    "seed",
+                    default=0,
+                    min=0,
+                    max=0xFFFFFFFFFFFFFFFF,
+                    control_after_generate=True,
+                    tooltip="Noise seed (x_T).",
+                ),
                 io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Steps of the schedule (sets sigma_T)."),
-                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default="normal",
-                               tooltip="Scheduler of the sampler."),
+                io.Combo.Input(
+                    "scheduler",
+                    options=comfy.samplers.SCHEDULER_NAMES,
+                    default="normal",
+                    tooltip="Scheduler of the sampler.",
+                ),
                 *method_inputs(),
             ],
             outputs=[
@@ -70,8 +91,18 @@ class CaptureAttention(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, clip, layout: Layout, prompt: str, latent: dict, seed: int, steps: int, scheduler: str,
-                **kw) -> io.NodeOutput:
+    def execute(
+        cls,
+        model,
+        clip,
+        layout: Layout,
+        prompt: str,
+        latent: dict,
+        seed: int,
+        steps: int,
+        scheduler: str,
+        **kw,
+    ) -> io.NodeOutput:
         config, _ = split_method(kw)
         state = capture(model, clip, layout, prompt, latent, seed, steps, scheduler, config)
         maps = state.maps[:, 0].float()  # [n, H, W] (first batch item)

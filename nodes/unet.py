@@ -24,9 +24,12 @@ def output_cross_attention(model_patcher) -> list[UpBlock]:
     dm = getattr(base, "diffusion_model", None)
     blocks = getattr(dm, "output_blocks", None)
     if blocks is None:
-        raise user_error(SUPPORTED, f"{type(base).__name__} ({type(dm).__name__})",
-                         "LRDM reads the U-Net's up-block cross-attention; SD3, Flux and other DiT models "
-                         "have none. Use an SD1.5, SD2.x or SDXL checkpoint.")
+        raise user_error(
+            SUPPORTED,
+            f"{type(base).__name__} ({type(dm).__name__})",
+            "LRDM reads the U-Net's up-block cross-attention; SD3, Flux and other DiT models "
+            "have none. Use an SD1.5, SD2.x or SDXL checkpoint.",
+        )
     found, group = [], 0
     for i, block in enumerate(blocks):
         n = sum(_cross_attention_count(layer) for layer in block)
@@ -35,8 +38,11 @@ def output_cross_attention(model_patcher) -> list[UpBlock]:
         if any(type(layer).__name__ == "Upsample" for layer in block):
             group += 1
     if not found:
-        raise user_error(SUPPORTED, f"{type(base).__name__} with no cross-attention in its output blocks",
-                         "Use a text-conditioned U-Net checkpoint.")
+        raise user_error(
+            SUPPORTED,
+            f"{type(base).__name__} with no cross-attention in its output blocks",
+            "Use a text-conditioned U-Net checkpoint.",
+        )
     return found
 
 
@@ -65,7 +71,25 @@ def select_blocks(blocks: list[UpBlock], which: str) -> list[UpBlock]:
         ids = set()
     chosen = [b for b in blocks if b.block_id in ids]
     if not chosen:
-        raise user_error("'paper', 'all' or output block ids with cross-attention "
-                         f"({','.join(str(b.block_id) for b in blocks)})", repr(which),
-                         "Fix capture_blocks.")
+        raise user_error(
+            f"'paper', 'all' or output block ids with cross-attention ({','.join(str(b.block_id) for b in blocks)})",
+            repr(which),
+            "Fix capture_blocks.",
+        )
     return chosen
+
+
+def all_cross_attention(model_patcher) -> list[tuple[str, int, int]]:
+    """(block, id, transformer count) of every input, middle and output block with cross-attention."""
+    dm = model_patcher.model.diffusion_model
+    found = []
+    for name, blocks in (
+        ("input", dm.input_blocks),
+        ("middle", [dm.middle_block]),
+        ("output", dm.output_blocks),
+    ):
+        for i, block in enumerate(blocks):
+            n = sum(_cross_attention_count(layer) for layer in block)
+            if n:
+                found.append((name, i, n))
+    return found

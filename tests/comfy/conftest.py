@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pkgutil
 import os
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -27,9 +27,9 @@ import comfy.cli_args  # noqa: E402
 if not torch.cuda.is_available():
     comfy.cli_args.args.cpu = True  # what `main.py --cpu` sets; model_management reads it at import
 
+import comfy.model_base  # noqa: E402
 import comfy.model_management  # noqa: E402
 import comfy.model_patcher  # noqa: E402
-import comfy.model_base  # noqa: E402
 import comfy.sd  # noqa: E402
 import comfy.sd1_clip  # noqa: E402
 import comfy.supported_models  # noqa: E402
@@ -43,8 +43,9 @@ def load_pack():
     """Import the repo as a package the way ComfyUI loads a custom node folder."""
     if PACK_NAME in sys.modules:
         return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(PACK_NAME, REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules[PACK_NAME] = mod
     spec.loader.exec_module(mod)
@@ -69,12 +70,25 @@ def _init_weights(module: torch.nn.Module, seed: int) -> None:
 def _unet_config(**over) -> dict:
     """A small SD1.5-shaped U-Net: 3 resolutions, cross-attention at each, 2 output blocks per level."""
     cfg = {
-        "image_size": 32, "in_channels": 4, "out_channels": 4, "model_channels": 32,
-        "num_res_blocks": [1, 1, 1], "channel_mult": [1, 2, 2], "transformer_depth": [1, 1, 1],
-        "transformer_depth_output": [1, 1, 1, 1, 1, 1], "transformer_depth_middle": 1,
-        "context_dim": TINY_CONTEXT, "num_head_channels": 8, "num_heads": -1, "use_linear_in_transformer": False,
-        "adm_in_channels": None, "use_spatial_transformer": True, "legacy": False, "use_temporal_attention": False,
-        "use_temporal_resblock": False, "dtype": torch.float32,
+        "image_size": 32,
+        "in_channels": 4,
+        "out_channels": 4,
+        "model_channels": 32,
+        "num_res_blocks": [1, 1, 1],
+        "channel_mult": [1, 2, 2],
+        "transformer_depth": [1, 1, 1],
+        "transformer_depth_output": [1, 1, 1, 1, 1, 1],
+        "transformer_depth_middle": 1,
+        "context_dim": TINY_CONTEXT,
+        "num_head_channels": 8,
+        "num_heads": -1,
+        "use_linear_in_transformer": False,
+        "adm_in_channels": None,
+        "use_spatial_transformer": True,
+        "legacy": False,
+        "use_temporal_attention": False,
+        "use_temporal_resblock": False,
+        "dtype": torch.float32,
     }
     cfg.update(over)
     return cfg
@@ -86,12 +100,19 @@ def build_model(kind: str = "sd15", seed: int = 0, dtype=torch.float32) -> comfy
         config = comfy.supported_models.SD15(_unet_config(dtype=dtype))
         model = config.get_model({})
     elif kind == "sd21v":
-        config = comfy.supported_models.SD20(_unet_config(use_linear_in_transformer=True, model_channels=64))  # SD2 heads: ch // 64
+        config = comfy.supported_models.SD20(
+            _unet_config(use_linear_in_transformer=True, model_channels=64)
+        )  # SD2 heads: ch // 64
         model = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.V_PREDICTION)
     elif kind == "sdxl":
-        cfg = _unet_config(transformer_depth=[0, 2, 2], transformer_depth_output=[0, 0, 2, 2, 2, 2],
-                           transformer_depth_middle=2, use_linear_in_transformer=True,
-                           adm_in_channels=TINY_CONTEXT + 6 * 256, num_classes="sequential")
+        cfg = _unet_config(
+            transformer_depth=[0, 2, 2],
+            transformer_depth_output=[0, 0, 2, 2, 2, 2],
+            transformer_depth_middle=2,
+            use_linear_in_transformer=True,
+            adm_in_channels=TINY_CONTEXT + 6 * 256,
+            num_classes="sequential",
+        )
         config = comfy.supported_models.SDXL(cfg)
         model = config.get_model({})
     else:
@@ -99,18 +120,37 @@ def build_model(kind: str = "sd15", seed: int = 0, dtype=torch.float32) -> comfy
     _init_weights(model.diffusion_model, seed)
     model.diffusion_model.to(dtype)
     dev = comfy.model_management.get_torch_device()
-    return comfy.model_patcher.ModelPatcher(model, load_device=dev, offload_device=comfy.model_management.unet_offload_device())
+    return comfy.model_patcher.ModelPatcher(
+        model, load_device=dev, offload_device=comfy.model_management.unet_offload_device()
+    )
 
 
 def build_clip(seed: int = 0) -> comfy.sd.CLIP:
     """A random tiny CLIP text model with the real SD1 tokenizer (hidden size = TINY_CONTEXT)."""
     target = comfy.supported_models_base.ClipTarget(comfy.sd1_clip.SD1Tokenizer, comfy.sd1_clip.SD1ClipModel)
-    target.params = dict(clip_model=comfy.sd1_clip.SDClipModel, textmodel_json_config={
-        "architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0,
-        "eos_token_id": 49407, "hidden_act": "quick_gelu", "hidden_size": TINY_CONTEXT, "initializer_factor": 1.0,
-        "initializer_range": 0.02, "intermediate_size": 4 * TINY_CONTEXT, "layer_norm_eps": 1e-05,
-        "max_position_embeddings": 77, "model_type": "clip_text_model", "num_attention_heads": 4,
-        "num_hidden_layers": 2, "pad_token_id": 1, "projection_dim": TINY_CONTEXT, "vocab_size": 49408})
+    target.params = dict(
+        clip_model=comfy.sd1_clip.SDClipModel,
+        textmodel_json_config={
+            "architectures": ["CLIPTextModel"],
+            "attention_dropout": 0.0,
+            "bos_token_id": 0,
+            "dropout": 0.0,
+            "eos_token_id": 49407,
+            "hidden_act": "quick_gelu",
+            "hidden_size": TINY_CONTEXT,
+            "initializer_factor": 1.0,
+            "initializer_range": 0.02,
+            "intermediate_size": 4 * TINY_CONTEXT,
+            "layer_norm_eps": 1e-05,
+            "max_position_embeddings": 77,
+            "model_type": "clip_text_model",
+            "num_attention_heads": 4,
+            "num_hidden_layers": 2,
+            "pad_token_id": 1,
+            "projection_dim": TINY_CONTEXT,
+            "vocab_size": 49408,
+        },
+    )
     clip = comfy.sd.CLIP(target=target)
     _init_weights(clip.cond_stage_model, seed + 1)
     return clip

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import comfy.patcher_extension
-import nodes as comfy_nodes
 import torch
 from comfy.patcher_extension import WrappersMP
 
+import nodes as comfy_nodes
+
 PROMPT = "a red apple and a blue cup"
-LAYOUT_JSON = ('{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
-               ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}')
-METHOD = dict(t0=0.5, strength=1.0, strength_out=1.0, top_k=0, guidance="input", capture_blocks="paper",
-              capture_source="auto", composition="shared")
+LAYOUT_JSON = (
+    '{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
+    ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}'
+)
+METHOD = dict(
+    t0=0.5,
+    strength=1.0,
+    strength_out=1.0,
+    top_k=0,
+    guidance="input",
+    capture_blocks="paper",
+    capture_source="auto",
+    composition="shared",
+    attn_bias=0.0,
+)
 
 
 def latent(size: int = 16, batch: int = 1, value: float = 0.0) -> dict:
@@ -24,22 +36,59 @@ def layout(pack, text: str = LAYOUT_JSON):
     return pack.lrdm_core.layout.layout_from_json(text)
 
 
-def run_lrdm(pack, model, clip, steps=4, cfg=7.5, sampler="euler", scheduler="normal", lat=None, seed=1,
-             denoise=1.0, text=LAYOUT_JSON, prompt=PROMPT, **method) -> torch.Tensor:
+def run_lrdm(
+    pack,
+    model,
+    clip,
+    steps=4,
+    cfg=7.5,
+    sampler="euler",
+    scheduler="normal",
+    lat=None,
+    seed=1,
+    denoise=1.0,
+    text=LAYOUT_JSON,
+    prompt=PROMPT,
+    **method,
+) -> torch.Tensor:
     """LRDM_Sampler's execute on the tiny model: the sampled latent."""
     kw = dict(METHOD, **method)
-    out = pack.nodes.sampler_node.Sampler.execute(model, clip, layout(pack, text), prompt, "", lat or latent(),
-                                                  seed, steps, cfg, sampler, scheduler, denoise, **kw)
+    out = pack.nodes.sampler_node.Sampler.execute(
+        model,
+        clip,
+        layout(pack, text),
+        prompt,
+        "",
+        lat or latent(),
+        seed,
+        steps,
+        cfg,
+        sampler,
+        scheduler,
+        denoise,
+        **kw,
+    )
     return out.args[0]["samples"]
 
 
-def run_stock(model, clip, steps=4, cfg=7.5, sampler="euler", scheduler="normal", lat=None, seed=1, denoise=1.0,
-              prompt=PROMPT) -> torch.Tensor:
+def run_stock(
+    model,
+    clip,
+    steps=4,
+    cfg=7.5,
+    sampler="euler",
+    scheduler="normal",
+    lat=None,
+    seed=1,
+    denoise=1.0,
+    prompt=PROMPT,
+) -> torch.Tensor:
     """ComfyUI's own KSampler path (nodes.common_ksampler)."""
     pos = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
     neg = clip.encode_from_tokens_scheduled(clip.tokenize(""))
-    return comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler, scheduler, pos, neg, lat or latent(),
-                                       denoise=denoise)[0]["samples"]
+    return comfy_nodes.common_ksampler(
+        model, seed, steps, cfg, sampler, scheduler, pos, neg, lat or latent(), denoise=denoise
+    )[0]["samples"]
 
 
 class EvalCounter:
@@ -65,6 +114,12 @@ def with_counter(model) -> tuple[object, EvalCounter]:
 
 def model_state(model) -> str:
     """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches)."""
-    return repr((sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
-                 {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
-                 {k: len(v) for k, v in model.callbacks.items()}, sorted(model.patches), sorted(model.attachments)))
+    return repr(
+        (
+            sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
+            {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
+            {k: len(v) for k, v in model.callbacks.items()},
+            sorted(model.patches),
+            sorted(model.attachments),
+        )
+    )

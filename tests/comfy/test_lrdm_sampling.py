@@ -7,9 +7,8 @@ import math
 import comfy.samplers
 import pytest
 import torch
-from helpers import PROMPT, latent, layout, model_state, run_lrdm, run_stock, with_counter
-
 from conftest import build_model
+from helpers import PROMPT, latent, layout, model_state, run_lrdm, run_stock, with_counter
 
 
 def test_off_equals_stock_bit_for_bit(pack, sd15, clip):
@@ -27,8 +26,9 @@ def test_lrdm_changes_the_result_and_is_deterministic(pack, sd15, clip):
 
 def test_layered_steps_only_inside_the_window(pack, sd15, clip):
     seen = []
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5),
-                                      observer=seen.append)
+    spec = pack.nodes.spec.build_spec(
+        clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5), observer=seen.append
+    )
     model = pack.nodes.runtime.install(sd15, spec)
     out = pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 6, 7.5, "euler", "normal", 1.0)
     assert torch.isfinite(out["samples"]).all()
@@ -70,22 +70,32 @@ def test_sdxl_family_uses_three_tuple_blocks(pack, sdxl, clip, monkeypatch):
     out = run_lrdm(pack, sdxl, clip)
     assert torch.isfinite(out).all()
     # like SDXL, the tiny model's two highest-resolution output levels have no transformers (popped from the end)
-    assert {(c[0], c[1]) for c in calls} == {(("output", 1), 0), (("output", 1), 1), (("output", 3), 0),
-                                             (("output", 3), 1)}
+    assert {(c[0], c[1]) for c in calls} == {
+        (("output", 1), 0),
+        (("output", 1), 1),
+        (("output", 3), 0),
+        (("output", 3), 1),
+    }
 
 
 def test_v_prediction_and_samplers(pack, clip):
     model = build_model("sd21v")
-    for sampler, scheduler in (("euler", "normal"), ("heun", "karras"), ("dpmpp_2m", "sgm_uniform"),
-                               ("ddim", "ddim_uniform"), ("euler_ancestral", "simple")):
+    for sampler, scheduler in (
+        ("euler", "normal"),
+        ("heun", "karras"),
+        ("dpmpp_2m", "sgm_uniform"),
+        ("ddim", "ddim_uniform"),
+        ("euler_ancestral", "simple"),
+    ):
         out = run_lrdm(pack, model, clip, sampler=sampler, scheduler=scheduler)
         assert torch.isfinite(out).all(), (sampler, scheduler)
 
 
 def test_multi_stage_evaluations_follow_the_window_by_sigma(pack, sd15, clip):
     seen = []
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5),
-                                      observer=seen.append)
+    spec = pack.nodes.spec.build_spec(
+        clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5), observer=seen.append
+    )
     model = pack.nodes.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "dpm_2", "normal", 1.0)
     assert seen[0].layered_calls == 4  # 2 layered steps x 2 evaluations (at sigma_i and a midpoint)
@@ -114,10 +124,23 @@ def test_dit_model_is_refused_clearly(pack, clip):
     import comfy.model_patcher
     import comfy.supported_models
 
-    cfg = {"image_model": "flux", "in_channels": 16, "out_channels": 16, "vec_in_dim": 32, "context_in_dim": 64,
-           "hidden_size": 64, "mlp_ratio": 2.0, "num_heads": 2, "depth": 1, "depth_single_blocks": 1,
-           "axes_dim": [8, 12, 12], "theta": 10000, "qkv_bias": True, "guidance_embed": False,
-           "patch_size": 2}
+    cfg = {
+        "image_model": "flux",
+        "in_channels": 16,
+        "out_channels": 16,
+        "vec_in_dim": 32,
+        "context_in_dim": 64,
+        "hidden_size": 64,
+        "mlp_ratio": 2.0,
+        "num_heads": 2,
+        "depth": 1,
+        "depth_single_blocks": 1,
+        "axes_dim": [8, 12, 12],
+        "theta": 10000,
+        "qkv_bias": True,
+        "guidance_embed": False,
+        "patch_size": 2,
+    }
     flux = comfy.model_patcher.ModelPatcher(comfy.supported_models.Flux(cfg).get_model({}), "cpu", "cpu")
     with pytest.raises(pack.lrdm_core.errors.LRDMError) as e:
         run_lrdm(pack, flux, clip)
@@ -139,12 +162,15 @@ def _spy_capture(pack, monkeypatch) -> list:
 
 
 def _pos_neg(clip):
-    return (clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT)),
-            clip.encode_from_tokens_scheduled(clip.tokenize("")))
+    return (
+        clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT)),
+        clip.encode_from_tokens_scheduled(clip.tokenize("")),
+    )
 
 
 def _method():
     from helpers import METHOD
+
     return dict(METHOD)
 
 
@@ -159,3 +185,13 @@ def test_authors_fuse_mode_runs_layers_as_trajectories(pack, sd15, clip):
     with pytest.raises(pack.lrdm_core.errors.LRDMError, match="inpainting"):
         lat = dict(latent(), noise_mask=torch.ones(1, 1, 16, 16))
         run_lrdm(pack, sd15, clip, lat=lat, composition="fuse")
+
+
+def test_region_bias_after_t0(pack, sd15, clip):
+    base = run_lrdm(pack, sd15, clip)
+    biased = run_lrdm(pack, sd15, clip, attn_bias=3.0)
+    assert torch.isfinite(biased).all() and not torch.equal(base, biased)
+    # the bias alone (no layered window) is the attention-bias baseline: still only the stock evaluations
+    counted, counter = with_counter(sd15)
+    only_bias = run_lrdm(pack, counted, clip, steps=4, t0=0.0, attn_bias=3.0)
+    assert counter.rows == 4 * 2 and not torch.equal(only_bias, run_stock(sd15, clip))

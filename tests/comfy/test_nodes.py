@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import comfy.sample
 import comfy.samplers
-import nodes as comfy_nodes
 import pytest
 import torch
 from helpers import LAYOUT_JSON, METHOD, PROMPT, latent, layout, run_lrdm
 
+import nodes as comfy_nodes
+
 
 def _conds(clip):
-    return (clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT)),
-            clip.encode_from_tokens_scheduled(clip.tokenize("")))
+    return (
+        clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT)),
+        clip.encode_from_tokens_scheduled(clip.tokenize("")),
+    )
 
 
 def test_every_node_has_id_category_description_and_tooltips(pack):
@@ -36,8 +39,7 @@ def test_model_patch_drives_the_stock_ksampler(pack, sd15, clip):
 
 def test_guider_with_sampler_custom_advanced_path(pack, sd15, clip):
     pos, neg = _conds(clip)
-    guider = pack.nodes.patch_nodes.Guider.execute(sd15, clip, layout(pack), PROMPT, pos, neg, 7.5,
-                                                   **METHOD).args[0]
+    guider = pack.nodes.patch_nodes.Guider.execute(sd15, clip, layout(pack), PROMPT, pos, neg, 7.5, **METHOD).args[0]
     lat = comfy.sample.fix_empty_latent_channels(sd15, latent()["samples"])
     noise = comfy.sample.prepare_noise(lat, 1)
     sigmas = comfy.samplers.calculate_sigmas(sd15.get_model_object("model_sampling"), "normal", 4)
@@ -59,8 +61,9 @@ def test_objects_conditioning_replaces_phrase_encodings(pack, sd15, clip):
 
 
 def test_capture_node_returns_maps_and_previews(pack, sd15, clip):
-    out = pack.nodes.stage_nodes.CaptureAttention.execute(sd15, clip, layout(pack), PROMPT, latent(), 1, 4,
-                                                          "normal", **METHOD).args
+    out = pack.nodes.stage_nodes.CaptureAttention.execute(
+        sd15, clip, layout(pack), PROMPT, latent(), 1, 4, "normal", **METHOD
+    ).args
     maps, maps_preview, guidance_preview = out
     assert maps.shape == (2, 128, 128) and float(maps.min()) >= 0 and float(maps.max()) <= 1
     assert maps_preview.shape == (2, 128, 128, 3) and guidance_preview.shape == (2, 128, 128, 3)

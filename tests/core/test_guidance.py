@@ -50,5 +50,5 @@ def test_default_k_scales_with_area():
 
 def test_vp_scale():
     assert vp_scale(0.0) == 1.0
-    assert vp_scale(14.6146) == pytest.approx(math.sqrt(14.6146 ** 2 + 1))
+    assert vp_scale(14.6146) == pytest.approx(math.sqrt(14.6146**2 + 1))
     assert torch.allclose(vp_scale(torch.tensor([0.0, 3.0])), torch.tensor([1.0, math.sqrt(10)]))

@@ -8,9 +8,14 @@ import torch
 from lrdm_core.errors import LayoutError
 from lrdm_core.layout import LAYOUT_VERSION, Layout, LayoutObject, layout_from_dict, layout_from_json
 
-GOOD = {"version": 1, "background": "a kitchen table", "objects": [
-    {"phrase": "a red apple", "box": [0.1, 0.2, 0.4, 0.6], "z": 2, "color": "#ff0000"},
-    {"phrase": "a blue cup", "box": [0.5, 0.5, 0.9, 0.95], "locked": True}]}
+GOOD = {
+    "version": 1,
+    "background": "a kitchen table",
+    "objects": [
+        {"phrase": "a red apple", "box": [0.1, 0.2, 0.4, 0.6], "z": 2, "color": "#ff0000"},
+        {"phrase": "a blue cup", "box": [0.5, 0.5, 0.9, 0.95], "locked": True},
+    ],
+}
 
 
 def test_round_trip_is_exact():
@@ -31,30 +36,41 @@ def test_layout_is_immutable():
 def test_bare_list_and_bench_line_are_accepted():
     lay = layout_from_json('[{"phrase": "a dog", "box": [0, 0, 0.5, 0.5]}]')
     assert lay.phrases() == ["a dog"]
-    bench = layout_from_json('{"prompt": "a red circle", "objects": [{"phrase": "a red circle", "box": [0.1,0.1,0.3,0.3]}]}')
+    bench = layout_from_json(
+        '{"prompt": "a red circle", "objects": [{"phrase": "a red circle", "box": [0.1,0.1,0.3,0.3]}]}'
+    )
     assert bench.prompt == "a red circle"
 
 
 def test_pixel_units_are_normalised():
-    lay = layout_from_dict({"units": "px", "width": 512, "height": 256,
-                            "objects": [{"phrase": "a cat", "box": [0, 0, 256, 128]}]})
+    lay = layout_from_dict(
+        {
+            "units": "px",
+            "width": 512,
+            "height": 256,
+            "objects": [{"phrase": "a cat", "box": [0, 0, 256, 128]}],
+        }
+    )
     assert lay.objects[0].box == (0.0, 0.0, 0.5, 0.5)
 
 
-@pytest.mark.parametrize("data, needle", [
-    ({"objects": []}, "empty layout"),
-    ({"objects": [{"phrase": "", "box": [0, 0, 1, 1]}]}, "non-empty phrase"),
-    ({"objects": [{"phrase": "x", "box": [0.5, 0.5, 0.2, 0.9]}]}, "x0 < x1"),
-    ({"objects": [{"phrase": "x", "box": [0.2, 0.2, 0.2, 0.9]}]}, "non-zero area"),
-    ({"objects": [{"phrase": "x", "box": [-0.5, 0.2, 0.4, 0.9]}]}, "inside the canvas"),
-    ({"objects": [{"phrase": "x", "box": [10, 20, 200, 300]}]}, "look like pixels"),
-    ({"objects": [{"phrase": "x", "box": [0, 0, float("nan"), 1]}]}, "finite"),
-    ({"objects": [{"phrase": "x", "box": [0, 0, 1]}]}, "four"),
-    ({"objects": [{"phrase": "x"}]}, "\"box\""),
-    ({"version": 99, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "newer LRDM"),
-    ({"boxes": [[0, 0, 1, 1]], "labels": ["x"]}, "\"objects\" list"),
-    ({"units": "px", "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "width"),
-])
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"objects": []}, "empty layout"),
+        ({"objects": [{"phrase": "", "box": [0, 0, 1, 1]}]}, "non-empty phrase"),
+        ({"objects": [{"phrase": "x", "box": [0.5, 0.5, 0.2, 0.9]}]}, "x0 < x1"),
+        ({"objects": [{"phrase": "x", "box": [0.2, 0.2, 0.2, 0.9]}]}, "non-zero area"),
+        ({"objects": [{"phrase": "x", "box": [-0.5, 0.2, 0.4, 0.9]}]}, "inside the canvas"),
+        ({"objects": [{"phrase": "x", "box": [10, 20, 200, 300]}]}, "look like pixels"),
+        ({"objects": [{"phrase": "x", "box": [0, 0, float("nan"), 1]}]}, "finite"),
+        ({"objects": [{"phrase": "x", "box": [0, 0, 1]}]}, "four"),
+        ({"objects": [{"phrase": "x"}]}, '"box"'),
+        ({"version": 99, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "newer LRDM"),
+        ({"boxes": [[0, 0, 1, 1]], "labels": ["x"]}, '"objects" list'),
+        ({"units": "px", "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "width"),
+    ],
+)
 def test_bad_layouts_say_what_to_fix(data, needle):
     with pytest.raises(LayoutError) as e:
         layout_from_dict(data)

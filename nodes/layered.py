@@ -1,0 +1,147 @@
+"""Layered rendering (LRDiff Eq. 8, Algorithm 1) on ComfyUI's conds and sampler."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import comfy.samplers
+import torch
+
+from ..lrdm_core.errors import user_error
+from ..lrdm_core.guidance import vp_scale
+from ..lrdm_core.raster import paint_order
+from .state import BG_KEY, OFFSETS_KEY, RunState, layer_key
+
+log = logging.getLogger("lrdm")
+
+
+def layered_prediction(guider, state: RunState, x, timestep, model_options):
+    """sum_i W_i x0(x + xi_i, y_i) + W_bg x0(x, y_bg), then CFG: one shared uncond pass, all batched."""
+    cfg = state.spec.config
+    conds = guider.conds
+    background = conds.get(BG_KEY, conds.get("positive"))
+    skip_uncond = math.isclose(guider.cfg, 1.0) and not model_options.get("disable_cfg1_optimization", False)
+    uncond = None if skip_uncond else conds.get("negative")
+    layers = [conds[layer_key(i)] for i in range(len(state.spec.layer_conds))]
+    scale = vp_scale(timestep).to(x.dtype).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
+    shifts = [xi.to(x.dtype) * scale for xi in state.offsets] if cfg.guidance in ("input", "eps") else None
+    opts = dict(model_options)
+    to = opts["transformer_options"] = dict(model_options.get("transformer_options", {}))
+    if shifts is not None:
+        to[OFFSETS_KEY] = {e["uuid"]: shifts[i] for i, layer in enumerate(layers) for e in layer}
+    outs = comfy.samplers.calc_cond_batch(guider.inner_model, [background, uncond, *layers], x, timestep, opts)
+    bg_out, un_out, layer_outs = outs[0], outs[1], outs[2:]
+    if cfg.guidance == "eps":  # noise-prediction reading: x0 = x0' - xi (PAPER.md choice 9)
+        layer_outs = [o - s for o, s in zip(layer_outs, shifts, strict=True)]
+    comp = bg_out * state.bg_weight
+    for wgt, out in zip(state.weights, layer_outs, strict=True):
+        comp = comp + out * wgt
+    for fn in model_options.get("sampler_pre_cfg_function", []):
+        comp, un_out = fn(
+            {
+                "conds": [background, uncond],
+                "conds_out": [comp, un_out],
+                "cond_scale": guider.cfg,
+                "timestep": timestep,
+                "input": x,
+                "sigma": timestep,
+                "model": guider.inner_model,
+                "model_options": model_options,
+            }
+        )
+    return comfy.samplers.cfg_function(
+        guider.inner_model,
+        comp,
+        un_out,
+        guider.cfg,
+        x,
+        timestep,
+        model_options=model_options,
+        cond=background,
+        uncond=uncond,
+    )
+
+
+def shift_chunks(x: torch.Tensor, uuids: list, offsets: dict) -> torch.Tensor:
+    """x [chunks*B, C, H, W] with offsets[uuid] [B, C, H, W] added to the chunks that have one."""
+    per = x.shape[0] // len(uuids)
+    parts = list(x.split(per))
+    for j, uid in enumerate(uuids):
+        off = offsets.get(uid)
+        if off is None:
+            continue
+        if off.shape[-2:] != parts[j].shape[-2:]:
+            log.warning("LRDM: a layer conditioning has an area set; its guidance offset is skipped.")
+            continue
+        parts[j] = parts[j] + off.to(parts[j].dtype)
+    return torch.cat(parts)
+
+
+def initial_state(guider, sigmas, noise, latent_image) -> tuple[torch.Tensor, float]:
+    """x_T as KSAMPLER builds it, and the factor the noise is scaled by (comfy/samplers.py KSAMPLER)."""
+    ms = guider.inner_model.model_sampling
+    sigma_max, s0 = float(ms.sigma_max), float(sigmas[0])
+    max_denoise = math.isclose(sigma_max, s0, rel_tol=1e-05) or s0 > sigma_max
+    if latent_image is None:
+        latent_image = torch.zeros_like(noise)
+    x_t = ms.noise_scaling(sigmas[0], noise, latent_image, max_denoise)
+    gain = math.sqrt(1.0 + s0**2) if max_denoise else s0
+    return x_t, gain
+
+
+def state_shift(state: RunState) -> torch.Tensor:
+    """Guidance 'state' (authors' code, choice 9): one shift of x_T: xi_i inside each layer's weight,
+    the sum of the objects' outside terms on the background."""
+    total = torch.zeros_like(state.offsets[0])  # [B, C, H, W]
+    outside = torch.zeros_like(total)
+    for xi, wgt in zip(state.offsets, state.weights, strict=True):
+        total = total + xi * wgt
+        outside = outside + xi
+    return total + outside * state.bg_weight
+
+
+def fuse_at_t0(
+    executor,
+    state: RunState,
+    guider,
+    sigmas,
+    extra_args,
+    callback,
+    noise,
+    latent_image=None,
+    denoise_mask=None,
+    disable_pbar=False,
+):
+    """Authors' mode (choice 1): each layer its own trajectory from its own guided noise to t0, fused once.
+
+    Background from x_T with the background prompt; layer i from x_T + xi_i with its phrase; at t0
+    z = z * (1 - M_i) + z_i * M_i, largest region first; then the global prompt to the end.
+    """
+    if denoise_mask is not None:
+        raise user_error(
+            "composition 'shared' with a noise mask (inpainting)",
+            "composition 'fuse'",
+            "Use composition 'shared' for inpainting.",
+        )
+    k = int((sigmas > state.threshold * (1.0 + 1e-5) + 1e-8).sum())  # layered steps
+    head, tail = sigmas[: k + 1], sigmas[k:]
+    _, gain = initial_state(guider, sigmas, noise, latent_image)
+    noise_per_vp = vp_scale(float(sigmas[0])) / gain
+
+    def run(conds_key: str | None, start_noise):
+        saved = guider.conds["positive"]
+        if conds_key is not None:
+            guider.conds["positive"] = guider.conds[conds_key]
+        try:
+            return executor(guider, head, extra_args, callback, start_noise, latent_image, None, disable_pbar)
+        finally:
+            guider.conds["positive"] = saved
+
+    z = run(BG_KEY if BG_KEY in guider.conds else None, noise)
+    for i in paint_order(state.spec.layout):  # bottom (largest) first, small ones end on top
+        xi = state.offsets[i] if state.offsets is not None else torch.zeros_like(noise)
+        z_i = run(layer_key(i), noise + xi * noise_per_vp)
+        z = z * (1.0 - state.masks[i]) + z_i * state.masks[i]
+    state.layered_calls = k
+    return executor(guider, tail, extra_args, callback, torch.zeros_like(noise), z, None, disable_pbar)

@@ -1,0 +1,47 @@
+"""What one LRDM run carries: the spec built by the nodes and the per-run state the wrappers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..lrdm_core.config import LRDMConfig
+from ..lrdm_core.layout import Layout
+
+RUN_KEY = "lrdm_run"  # model_options["transformer_options"] key holding the RunState of one run
+OFFSETS_KEY = "lrdm_offsets"  # transformer_options key: cond uuid -> input offset for that chunk
+BG_KEY = "lrdm_background"
+
+
+def layer_key(i: int) -> str:
+    """The guider conds key of object layer i."""
+    return f"lrdm_layer_{i}"
+
+
+@dataclass(frozen=True)
+class LRDMSpec:
+    """Everything a run needs: layout, per-object conditionings, token positions and parameters."""
+
+    layout: Layout
+    layer_conds: tuple  # one CONDITIONING per object
+    background_cond: object | None  # CONDITIONING for the background layer, None = the positive prompt
+    prompt_positions: tuple  # per object: context positions in the global prompt, or None
+    phrase_positions: tuple  # per object: context positions in its own phrase encoding
+    config: LRDMConfig
+    observer: object | None = None  # called with the RunState after the capture (stage nodes, tests)
+
+
+@dataclass
+class RunState:
+    """Per-run state: window, masks, guidance offsets and the captured maps."""
+
+    spec: LRDMSpec
+    threshold: float | None
+    masks: torch.Tensor  # [n, H, W] regions on the latent grid
+    weights: torch.Tensor  # [n, H, W] composition weights (overlaps resolved)
+    bg_weight: torch.Tensor  # [H, W]
+    offsets: list[torch.Tensor] | None = None  # xi_i [B, C, H, W], unit-variance units
+    maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
+    layered_calls: int = 0
+    cache: dict = field(default_factory=dict)

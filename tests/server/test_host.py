@@ -1,0 +1,27 @@
+"""The test host itself: pinned requirements, the torchvision shim (tools/hostkit/tvshim.py)."""
+
+import subprocess
+import sys
+
+from hostkit.fixtures import REPO
+
+
+def _py(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_host_requirements_are_exact_pins_without_torch():
+    lines = [ln.strip() for ln in (REPO / "tools" / "requirements-host.txt").read_text().splitlines()]
+    reqs = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert reqs and all("==" in r for r in reqs), [r for r in reqs if "==" not in r]
+    assert not [r for r in reqs if r.lower().startswith("torch==")]
+
+
+def test_torchvision_imports_in_the_test_venv():
+    r = _py("import torchvision, torch; print(torchvision.__version__, torch.__version__)")
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_shim_costs_nothing_at_interpreter_start():
+    r = _py("import sys; print('torch' in sys.modules, 'torchvision' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.split() == ["False", "False"], (r.stdout, r.stderr)

@@ -1,0 +1,128 @@
+"""The pack inside a real headless ComfyUI: registration, tooltips, /prompt, /history.
+
+Workflows run on the random-weight full-size SD1.5 checkpoint, shrunk to a 64x64 image (8x8
+latent: the U-Net's up path still passes three attention resolutions, 8x8/4x4/2x2) and <= 3 steps.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hostkit import server as srv
+from hostkit import workflow as wf
+from hostkit.fixtures import REPO, TEST_CKPT_NAME
+
+pytestmark = pytest.mark.server
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
+
+
+def test_pack_loaded_without_import_errors(comfy_server):
+    log = comfy_server.log_text()
+    pack = srv.PACK_DIR_NAME
+    timing = [line for line in log.splitlines() if re.match(r"\s*[\d.]+ seconds.*: ", line) and pack in line]
+    assert timing, f"{pack} missing from 'Import times for custom nodes':\n{comfy_server.log_tail()}"
+    assert not any("IMPORT FAILED" in line for line in timing), timing
+    assert not re.search(rf"Cannot import .*{pack}", log), comfy_server.log_tail()
+    ours = [tb for tb in _tracebacks(log) if pack in tb or any(
+        f"{REPO}/{d}" in tb for d in ("nodes", "lrdm_core", "__init__.py"))]
+    assert not ours, ours[0][:3000]
+
+
+def _tracebacks(log: str) -> list[str]:
+    """Each 'Traceback ...' block of the log, up to and including its exception line."""
+    blocks, current = [], None
+    for line in log.splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line and not line.startswith(" "):
+                blocks.append("\n".join(current))
+                current = None
+    return blocks
+
+
+def test_every_lrdm_node_input_has_a_tooltip(object_info, lrdm_node_ids):
+    missing = []
+    for node_id in lrdm_node_ids:
+        info = object_info[node_id]
+        for section in ("required", "optional"):
+            for name, spec in (info["input"].get(section) or {}).items():
+                opts = spec[1] if isinstance(spec, list) and len(spec) > 1 else {}
+                opts = opts if isinstance(opts, dict) else {}
+                if not str(opts.get("tooltip", "")).strip():
+                    missing.append(f"{node_id}.{name}")
+    assert not missing, f"inputs without tooltip: {missing}"
+
+
+def test_lrdm_nodes_live_in_the_lrdm_category(object_info, lrdm_node_ids):
+    wrong = {n: object_info[n].get("category") for n in lrdm_node_ids
+             if not str(object_info[n].get("category", "")).startswith("lrdm")}
+    assert not wrong, f"expected category lrdm/...: {wrong}"
+
+
+def test_invalid_prompt_gets_400_with_node_errors(comfy_server):
+    prompt = {"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+              "2": {"class_type": "KSampler", "inputs": {"latent_image": ["1", 0], "seed": 0, "steps": 1}},
+              "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}}
+    status, body = comfy_server.client.post_prompt(prompt)
+    assert status == 400, body
+    assert "2" in body["node_errors"], body
+    assert body["node_errors"]["2"]["class_type"] == "KSampler"
+    with pytest.raises(srv.ComfyError, match=r"node 2 \(KSampler\)"):
+        comfy_server.client.submit(prompt)
+
+
+def run_prompt(server, prompt: dict) -> list[dict]:
+    wf.set_checkpoint(prompt, TEST_CKPT_NAME)
+    wf.shrink(prompt, size=64, max_steps=3)
+    entry = server.client.wait(server.client.submit(prompt), timeout=900)
+    return srv.image_refs(entry)
+
+
+def test_cli_runs_a_stock_workflow_on_a_running_server(comfy_server, tmp_path):
+    """`make run URL=...` path: convert, queue, poll /history, download, print the image paths."""
+    cmd = [sys.executable, "-m", "hostkit", "run", "--tree", str(comfy_server.tree),
+           "--url", comfy_server.url,
+           "--workflow", str(FIXTURES / "stock_txt2img.json"), "--ckpt", TEST_CKPT_NAME,
+           "--out", str(tmp_path), "--shrink"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    paths = [Path(p) for p in r.stdout.split()]
+    assert len(paths) == 1 and paths[0].is_file() and paths[0].parent == tmp_path
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_reports_node_errors_and_fails(comfy_server, tmp_path):
+    bad = json.loads((FIXTURES / "stock_txt2img.json").read_text())
+    for node in bad["nodes"]:
+        if node["type"] == "KSampler":
+            node["inputs"] = [i for i in node["inputs"] if i["name"] != "model"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    cmd = [sys.executable, "-m", "hostkit", "run", "--tree", str(comfy_server.tree),
+           "--url", comfy_server.url,
+           "--workflow", str(path), "--out", str(tmp_path / "out")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert r.returncode == 1
+    assert "node 3 (KSampler)" in r.stderr and "model" in r.stderr, r.stderr
+
+
+def test_example_workflows_exist():
+    assert EXAMPLES, "example_workflows/ has no *.json (the demo workflow lrdm_demo.json belongs there)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_workflow_produces_an_image(comfy_server, object_info, path):
+    prompt = wf.ui_to_api(wf.load_workflow(path), object_info)
+    refs = run_prompt(comfy_server, prompt)
+    assert refs, f"{path.name} finished without images"

@@ -1,0 +1,103 @@
+"""A full-size SD1.5-architecture checkpoint with random weights, built with ComfyUI's own classes.
+
+Shape-true stand-in for a real SD1.5 checkpoint (no download possible on CI): SD1.5 U-Net config,
+random CLIP-L from ``comfy.sd.CLIP(target=SD15.clip_target())`` with the bundled tokenizer, an
+AutoencoderKL (ch 128, ch_mult [1,2,4,4], z 4); keys prefixed ``model.diffusion_model.``,
+``cond_stage_model.transformer.``, ``first_stage_model.``; fp16; weights ~ N(0, 0.02), biases 0,
+norm layers identity.
+``comfy.sd.load_checkpoint_guess_config`` detects it as SD15. Images it makes are noise.
+
+Run as ``python -m hostkit ckpt --tree <ComfyUI> --out <file>`` (needs ComfyUI importable).
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("lrdm.hostkit.checkpoint")
+
+SD15_UNET_CONFIG = {
+    "use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True,
+    "legacy": False, "adm_in_channels": None, "in_channels": 4, "model_channels": 320,
+    "num_res_blocks": [2, 2, 2, 2], "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0],
+    "channel_mult": [1, 2, 4, 4], "transformer_depth_middle": 1, "use_linear_in_transformer": False,
+    "context_dim": 768, "num_heads": 8, "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+    "use_temporal_attention": False, "use_temporal_resblock": False,
+}
+SD15_VAE_DDCONFIG = {
+    "double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+    "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0,
+}
+
+
+def _randomize(module, generator) -> None:
+    """Fill parameters in place: norm layers weight 1 / bias 0; others weight N(0, 0.02), bias 0."""
+    import torch
+
+    norms = (torch.nn.GroupNorm, torch.nn.LayerNorm)
+    with torch.no_grad():
+        for sub in module.modules():
+            is_norm = isinstance(sub, norms)
+            for name, p in sub.named_parameters(recurse=False):
+                if not p.is_floating_point():
+                    continue
+                if is_norm:
+                    p.fill_(1.0 if name == "weight" else 0.0)
+                elif name == "bias":
+                    p.zero_()
+                else:
+                    p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
+
+
+def build_state_dict(seed: int = 0) -> dict:
+    """Random SD1.5 checkpoint state dict (fp16), keys exactly as in a released SD1.5 file."""
+    import comfy.cli_args
+    import torch
+
+    comfy.cli_args.args.cpu = True  # a CPU job everywhere (model_management reads this on import)
+    import comfy.ldm.models.autoencoder
+    import comfy.sd
+    import comfy.supported_models
+
+    gen = torch.Generator().manual_seed(seed)
+    model_config = comfy.supported_models.SD15(dict(SD15_UNET_CONFIG))
+    model_config.set_inference_dtype(torch.float32, None)
+    base = model_config.get_model({})
+    _randomize(base.diffusion_model, gen)
+    unet_sd = {k: v.half() for k, v in base.diffusion_model.state_dict().items()}
+    del base
+
+    cpu = {"initial_device": torch.device("cpu")}
+    clip = comfy.sd.CLIP(target=model_config.clip_target(), model_options=cpu)
+    _randomize(clip.cond_stage_model, gen)
+    clip_sd = {k: v.half() if v.is_floating_point() else v for k, v in clip.get_sd().items()}
+    del clip
+
+    vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=dict(SD15_VAE_DDCONFIG), embed_dim=4)
+    _randomize(vae, gen)
+    vae_sd = {k: v.half() for k, v in vae.state_dict().items()}
+    del vae
+
+    sd = {}
+    sd.update(model_config.process_unet_state_dict_for_saving(unet_sd))
+    sd.update(model_config.process_clip_state_dict_for_saving(clip_sd))
+    sd.update(model_config.process_vae_state_dict_for_saving(vae_sd))
+    return {k: v.contiguous() for k, v in sd.items()}
+
+
+def make_checkpoint(tree: Path, out: Path, seed: int = 0) -> Path:
+    """Write the random checkpoint to ``out`` atomically (ComfyUI at ``tree`` goes on sys.path)."""
+    tree = Path(tree).resolve()
+    if str(tree) not in sys.path:
+        sys.path.insert(0, str(tree))
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sd = build_state_dict(seed)
+    tmp = out.with_name(out.name + ".tmp")
+    save_file(sd, str(tmp), metadata={"lrdm": "random-weights SD1.5-architecture test checkpoint"})
+    os.replace(tmp, out)
+    logger.info("wrote %s (%d tensors, %.2f GB)", out, len(sd), out.stat().st_size / 1e9)
+    return out
