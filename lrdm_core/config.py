@@ -55,8 +55,10 @@ class LRDMConfig:
             raise user_error(f"composition in {COMPOSITIONS}", repr(self.composition), "Pick one of them.")
 
     def needs_capture(self) -> bool:
-        """Whether the attention capture evaluation must run (dynamic delta with a non-zero strength)."""
-        return self.guidance != "none" and (self.strength_in != 0 or self.strength_out != 0) and self.t0 > 0
+        """Whether the capture evaluation runs: a dynamic delta with a non-zero strength, used in the window
+        (or by a 'state' shift, which acts on x_T even without a window)."""
+        strength = self.strength_in != 0 or self.strength_out != 0
+        return self.guidance != "none" and strength and (self.t0 > 0 or self.guidance == "state")
 
     def to_dict(self) -> dict:
         """Plain dict, for logs and benchmark files."""

@@ -71,7 +71,7 @@ class OuterSample:
     def __call__(self, executor, *args, **kwargs):
         guider = executor.class_obj
         added = []
-        if self.spec.config.t0 > 0:
+        if self.spec.config.t0 > 0 or self.spec.config.needs_capture():
             for i, cond in enumerate(self.spec.layer_conds):
                 guider.conds[layer_key(i)] = comfy.sampler_helpers.convert_cond(cond)
                 added.append(layer_key(i))
@@ -94,13 +94,13 @@ class SamplerSample:
     def __call__(self, executor, guider, sigmas, extra_args, callback, noise, *args, **kwargs):
         cfg = self.spec.config
         threshold = sigma_threshold(sigmas, cfg.t0)
-        if threshold is None and not cfg.attn_bias:
+        if threshold is None and not cfg.attn_bias and not cfg.needs_capture():
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         h, w = noise.shape[-2:]
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
-        if threshold is not None and cfg.needs_capture():
+        if cfg.needs_capture():
             noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
         if self.spec.observer is not None:
             self.spec.observer(state)

@@ -46,7 +46,35 @@ def L(node: int, slot: int = 0) -> tuple:
     return ("@", node, slot)
 
 
+TOY_LAYOUT = json.dumps({"version": 1, "objects": [
+    {"phrase": "a red circle", "box": [0.06, 0.5, 0.44, 0.94]},
+    {"phrase": "a blue square", "box": [0.56, 0.06, 0.94, 0.44]}]})
+TOY_PROMPT = "a red circle and a blue square"
+TOY = dict(METHOD, t0=0.5, strength_out=0.25, attn_bias=3.0)
+
 EXAMPLES: dict[str, list[tuple]] = {
+    # The small built-in model (what `make demo` runs): the same seed with and without LRDM.
+    "lrdm_demo": [
+        (1, "LRDM_ToyModelLoader", {}, 0),
+        (2, "LRDM_LayoutFromJSON", {"json": TOY_LAYOUT}, 0),
+        (3, "EmptyLatentImage", {"width": 64, "height": 64, "batch_size": 4}, 0),
+        (4, "LRDM_Sampler", {"model": L(1), "clip": L(1, 1), "layout": L(2), "prompt": TOY_PROMPT, "negative": "",
+                             "latent": L(3), "seed": 7, "steps": 25, "cfg": 4.5, "sampler_name": "euler",
+                             "scheduler": "normal", "denoise": 1.0, **TOY}, 1),
+        (5, "VAEDecode", {"samples": L(4), "vae": L(1, 2)}, 2),
+        (6, "ImageScaleBy", {"image": L(5), "upscale_method": "nearest-exact", "scale_by": 4.0}, 2),
+        (7, "SaveImage", {"images": L(6), "filename_prefix": "lrdm_demo_layout"}, 3),
+        (8, "CLIPTextEncode", {"clip": L(1, 1), "text": TOY_PROMPT}, 1),
+        (9, "CLIPTextEncode", {"clip": L(1, 1), "text": ""}, 1),
+        (10, "KSampler", {"model": L(1), "positive": L(8), "negative": L(9), "latent_image": L(3), "seed": 7,
+                          "steps": 25, "cfg": 4.5, "sampler_name": "euler", "scheduler": "normal",
+                          "denoise": 1.0}, 1),
+        (11, "VAEDecode", {"samples": L(10), "vae": L(1, 2)}, 2),
+        (12, "ImageScaleBy", {"image": L(11), "upscale_method": "nearest-exact", "scale_by": 4.0}, 2),
+        (13, "SaveImage", {"images": L(12), "filename_prefix": "lrdm_demo_plain"}, 3),
+        (14, "LRDM_LayoutPreview", {"layout": L(2), "width": 256, "height": 256}, 2),
+        (15, "SaveImage", {"images": L(14), "filename_prefix": "lrdm_demo_boxes"}, 3),
+    ],
     # (id, class_type, inputs, column)
     "lrdm_sd15_basic": [
         (1, "CheckpointLoaderSimple", CKPT, 0),

@@ -1,0 +1,199 @@
+"""Layout accuracy on the toy model (`make bench-quality`): every method through ComfyUI's own sampling code.
+
+    PYTHONPATH=. .venv/bin/python bench/quality.py [--layouts bench/layouts_default.jsonl] [--seeds 1]
+        [--methods plain,area,...] [--steps 25] [--cfg 4.5] [--limit N] [--grid 8]
+
+Prints a table and writes bench/results/quality.json ({"methods": {name: {mIoU, AP50, presence, quality,
+n_objects, sec_per_image, ...}}, "layouts": ..., "seeds": ...}) and one grid PNG per method (target boxes
+drawn over the first outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import host  # noqa: E402
+
+PAPER = dict(t0=0.3, strength=1.0, strength_out=1.0, top_k=0, guidance="input", capture_blocks="paper",
+             capture_source="auto", composition="shared", attn_bias=0.0)
+METHODS: dict[str, dict | str] = {
+    "plain": "plain",
+    "area": "area",
+    "mask": "mask",
+    "attn_bias": dict(PAPER, t0=0.0, attn_bias=3.0),  # DenseDiffusion-style bias on every step
+    "lrdm": PAPER,  # the paper as written
+    "lrdm_plus": dict(PAPER, t0=0.5, strength_out=0.25, attn_bias=3.0),  # the pack's best mode
+    "lrdm_layers_only": dict(PAPER, guidance="none"),
+    "lrdm_guidance_only": dict(PAPER, t0=0.0, guidance="state"),
+    "lrdm_fuse": dict(PAPER, composition="fuse"),
+}
+
+
+class Runner:
+    """The toy model loaded once; one method call -> one RGB image [H, W, 3] in [0, 1]."""
+
+    def __init__(self, pack, weights: str, steps: int, cfg: float, sampler: str, scheduler: str) -> None:
+        import nodes as comfy_nodes
+
+        self.pack, self.nodes = pack, comfy_nodes
+        toy = pack.nodes.toy_model
+        self.model, self.clip, self.vae, _ = toy.load_toy(weights, dtype=torch.float32)
+        self.steps, self.cfg, self.sampler, self.scheduler = steps, cfg, sampler, scheduler
+        self.size = 64
+        self.negative = self.encode("")
+
+    def encode(self, text: str):
+        return self.clip.encode_from_tokens_scheduled(self.clip.tokenize(text))
+
+    def latent(self) -> dict:
+        return {"samples": torch.zeros(1, 4, self.size // 8, self.size // 8)}
+
+    def run(self, method, line: dict, seed: int) -> np.ndarray:
+        """Sample one layout line with one method."""
+        if isinstance(method, dict):
+            lay = self.pack.lrdm_core.layout.layout_from_dict(line)
+            out = self.pack.nodes.sampler_node.Sampler.execute(
+                self.model, self.clip, lay, line["prompt"], "", self.latent(), seed, self.steps, self.cfg,
+                self.sampler, self.scheduler, 1.0, **method).args[0]
+        else:
+            positive = getattr(self, f"_cond_{method}")(line)
+            out = self.nodes.common_ksampler(self.model, seed, self.steps, self.cfg, self.sampler, self.scheduler,
+                                             positive, self.negative, self.latent())[0]
+        return self.vae.decode(out["samples"])[0].float().clamp(0, 1).numpy()  # [H, W, 3]
+
+    def _cond_plain(self, line: dict):
+        return self.encode(line["prompt"])
+
+    def _cond_area(self, line: dict):
+        """ConditioningSetArea per object (pixel box on the 8-px grid) combined with the global prompt."""
+        cond = self.encode(line["prompt"])
+        for o in line["objects"]:
+            x0, y0, x1, y1 = (round(v * self.size / 8) * 8 for v in o["box"])
+            part = self.nodes.ConditioningSetArea().append(self.encode(o["phrase"]), max(x1 - x0, 8),
+                                                            max(y1 - y0, 8), x0, y0, 1.0)[0]
+            cond = self.nodes.ConditioningCombine().combine(cond, part)[0]
+        return cond
+
+    def _cond_mask(self, line: dict):
+        """ConditioningSetMask per object (its box as a mask) combined with the global prompt."""
+        cond = self.encode(line["prompt"])
+        for o in line["objects"]:
+            mask = torch.zeros(1, self.size, self.size)
+            x0, y0, x1, y1 = (round(v * self.size) for v in o["box"])
+            mask[:, y0:y1, x0:x1] = 1.0
+            part = self.nodes.ConditioningSetMask().append(self.encode(o["phrase"]), mask, "default", 1.0)[0]
+            cond = self.nodes.ConditioningCombine().combine(cond, part)[0]
+        return cond
+
+
+def targets_of(line: dict):
+    """The requested objects of a layout line as metric targets (colour, shape, box)."""
+    from lrdm_core.toy.metrics import Target
+
+    out = []
+    for o in line["objects"]:
+        _, colour, shape = o["phrase"].split()
+        out.append(Target(colour, shape, tuple(o["box"])))
+    return out
+
+
+def evaluate(images: list[np.ndarray], lines: list[dict]) -> dict:
+    """mIoU, AP50, presence, shape accuracy, extra objects per image, quality (near-palette fraction)."""
+    from lrdm_core.toy.detect import detect, near_palette_fraction
+    from lrdm_core.toy.metrics import ap50, score_image
+
+    targets = [targets_of(line) for line in lines]
+    dets = [detect(img) for img in images]
+    scores = [score_image(t, d) for t, d in zip(targets, dets, strict=True)]
+    ious = [v for s in scores for v in s.ious]
+    return {"mIoU": float(np.mean(ious)), "AP50": ap50(targets, dets),
+            "presence": float(np.mean([v for s in scores for v in s.present])),
+            "shape_acc": float(np.mean([v for s in scores for v in s.shape_ok])),
+            "extra_per_image": float(np.mean([s.extra for s in scores])),
+            "quality": float(np.mean([near_palette_fraction(img) for img in images])), "n_objects": len(ious)}
+
+
+def grid(images: list[np.ndarray], lines: list[dict], path: Path, n: int) -> None:
+    """Save the first n outputs side by side with their target boxes drawn in white."""
+    from PIL import Image
+
+    tiles = []
+    for img, line in zip(images[:n], lines[:n], strict=False):
+        t = (img * 255).astype(np.uint8).copy()
+        h, w, _ = t.shape
+        for o in line["objects"]:
+            x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o["box"], (w, h, w, h), strict=True))
+            x1, y1 = min(x1, w - 1), min(y1, h - 1)
+            t[y0, x0:x1 + 1] = t[y1, x0:x1 + 1] = 255
+            t[y0:y1 + 1, x0] = t[y0:y1 + 1, x1] = 255
+        tiles.append(np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=40))
+    Image.fromarray(np.concatenate(tiles, axis=1)).resize((len(tiles) * 136, 136), Image.NEAREST).save(path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layouts", default=str(Path(__file__).with_name("layouts_default.jsonl")))
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--weights", default=str(host.REPO / "models" / "lrdm_toy.safetensors"))
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--cfg", type=float, default=4.5)
+    ap.add_argument("--sampler", default="euler")
+    ap.add_argument("--scheduler", default="normal")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N layouts")
+    ap.add_argument("--grid", type=int, default=8, help="tiles per method grid")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], help="override a method field: name.field=value")
+    ap.add_argument("--out", default=str(host.RESULTS / "quality.json"))
+    args = ap.parse_args()
+
+    pack = host.load("cpu", args.threads)
+    sys.path.insert(0, str(host.REPO))
+    lines = [json.loads(s) for s in Path(args.layouts).read_text().splitlines() if s.strip()]
+    lines = lines[: args.limit] if args.limit else lines
+    methods = {m: METHODS[m] for m in args.methods.split(",")}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        name, field = key.split(".", 1)
+        methods[name] = dict(methods[name], **{field: type(PAPER[field])(value)})
+    runner = Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler)
+    results, out_dir = {}, Path(args.out).parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, method in methods.items():
+        images, used, t = [], [], time.perf_counter()
+        for seed in range(args.seeds):
+            for i, line in enumerate(lines):
+                images.append(runner.run(method, line, 1000 * seed + i))
+                used.append(line)
+        sec = (time.perf_counter() - t) / len(images)
+        results[name] = dict(evaluate(images, used), sec_per_image=sec,
+                             config=method if isinstance(method, dict) else None)
+        grid(images, used, out_dir / f"quality_grid_{name}.png", args.grid)
+        print_row(name, results[name])
+    Path(args.out).write_text(json.dumps({"methods": results, "layouts": args.layouts, "seeds": args.seeds,
+                                          "n_layouts": len(lines), "steps": args.steps, "cfg": args.cfg,
+                                          "sampler": args.sampler}, indent=1))
+    return 0
+
+
+def print_row(name: str, r: dict) -> None:
+    """One table row (markdown), the header before the first."""
+    if not getattr(print_row, "header", False):
+        sys.stdout.write("| method | mIoU | AP50 | presence | shape acc | extra/img | quality | s/img |\n"
+                         "|---|---|---|---|---|---|---|---|\n")
+        print_row.header = True
+    sys.stdout.write(f"| {name} | {r['mIoU']:.3f} | {r['AP50']:.3f} | {r['presence']:.3f} | {r['shape_acc']:.3f} "
+                     f"| {r['extra_per_image']:.2f} | {r['quality']:.3f} | {r['sec_per_image']:.2f} |\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
