@@ -51,7 +51,7 @@ HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
 PYTEST := $(PY) -m pytest
 
 .PHONY: help host venv tree models examples demo run serve lint test test-fast test-core test-comfy \
-	test-server test-browser browser-deps clean clean-host _tiers
+	test-server test-browser browser-deps clean clean-host _tiers bench-quality bench-speed
 
 help:
 	@echo "LRDM make targets"
@@ -63,6 +63,8 @@ help:
 	@echo "  serve         ComfyUI's UI with the pack, foreground  [PORT=8188] [LISTEN=127.0.0.1] [CKPT=file]"
 	@echo "                (run/demo/serve use BASE=$(BASE) as --base-directory)"
 	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
+	@echo "  bench-quality layout accuracy on the toy model [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
+	@echo "  bench-speed   LRDM vs stock KSampler, time and memory [BENCH_ARGS='--size 64 --steps 20']"
 	@echo "  lint          ruff check"
 	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
 	@echo "  test-fast     test-core + test-comfy"
@@ -133,6 +135,18 @@ serve: host $(filter $(RANDOM_CKPT),$(or $(CKPT),$(DEMO_MODEL)))
 # example_workflows/*.json (UI format) from tools/build_examples.py's compact specs.
 examples: host
 	COMFYUI_PATH="$(TREE)" $(PY) tools/build_examples.py
+
+# --- benchmarks (scripts that print tables; not tests) ---------------------------------------
+
+LAYOUTS ?= bench/layouts_default.jsonl
+SEEDS ?= 1
+BENCH_ARGS ?=
+
+bench-quality: host
+	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
+
+bench-speed: host $(RANDOM_CKPT)
+	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py --ckpt "$(abspath $(RANDOM_CKPT))" $(BENCH_ARGS)
 
 # --- tests ------------------------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ def load(device: str = "cpu", threads: int | None = None) -> ModuleType:
     comfy.cli_args.args.cpu = device == "cpu"
     comfy.cli_args.args.use_pytorch_cross_attention = True
     if "lrdm_pack" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("lrdm_pack", REPO / "__init__.py",
-                                                      submodule_search_locations=[str(REPO)])
+        spec = importlib.util.spec_from_file_location(
+            "lrdm_pack", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+        )
         sys.modules["lrdm_pack"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules["lrdm_pack"])
     pack = sys.modules["lrdm_pack"]

@@ -31,9 +31,14 @@ def main() -> int:
         sc = scenes.sample_scene(rng)
         if not sc.objects:
             continue
-        lines.append(json.dumps({"prompt": sc.caption,
-                                 "objects": [{"phrase": o.phrase, "box": [round(v, 4) for v in o.box]}
-                                             for o in sc.objects]}))
+        lines.append(
+            json.dumps(
+                {
+                    "prompt": sc.caption,
+                    "objects": [{"phrase": o.phrase, "box": [round(v, 4) for v in o.box]} for o in sc.objects],
+                }
+            )
+        )
     Path(args.out).write_text("\n".join(lines) + "\n")
     sys.stdout.write(f"wrote {len(lines)} layouts to {args.out}\n")
     return 0

@@ -22,8 +22,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host  # noqa: E402
 
-PAPER = dict(t0=0.3, strength=1.0, strength_out=1.0, top_k=0, guidance="input", capture_blocks="paper",
-             capture_source="auto", composition="shared", attn_bias=0.0)
+PAPER = dict(
+    t0=0.3,
+    strength=1.0,
+    strength_out=1.0,
+    top_k=0,
+    guidance="input",
+    capture_blocks="paper",
+    capture_source="auto",
+    composition="shared",
+    attn_bias=0.0,
+)
 METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
@@ -61,12 +70,33 @@ class Runner:
         if isinstance(method, dict):
             lay = self.pack.lrdm_core.layout.layout_from_dict(line)
             out = self.pack.nodes.sampler_node.Sampler.execute(
-                self.model, self.clip, lay, line["prompt"], "", self.latent(), seed, self.steps, self.cfg,
-                self.sampler, self.scheduler, 1.0, **method).args[0]
+                self.model,
+                self.clip,
+                lay,
+                line["prompt"],
+                "",
+                self.latent(),
+                seed,
+                self.steps,
+                self.cfg,
+                self.sampler,
+                self.scheduler,
+                1.0,
+                **method,
+            ).args[0]
         else:
             positive = getattr(self, f"_cond_{method}")(line)
-            out = self.nodes.common_ksampler(self.model, seed, self.steps, self.cfg, self.sampler, self.scheduler,
-                                             positive, self.negative, self.latent())[0]
+            out = self.nodes.common_ksampler(
+                self.model,
+                seed,
+                self.steps,
+                self.cfg,
+                self.sampler,
+                self.scheduler,
+                positive,
+                self.negative,
+                self.latent(),
+            )[0]
         return self.vae.decode(out["samples"])[0].float().clamp(0, 1).numpy()  # [H, W, 3]
 
     def _cond_plain(self, line: dict):
@@ -77,8 +107,9 @@ class Runner:
         cond = self.encode(line["prompt"])
         for o in line["objects"]:
             x0, y0, x1, y1 = (round(v * self.size / 8) * 8 for v in o["box"])
-            part = self.nodes.ConditioningSetArea().append(self.encode(o["phrase"]), max(x1 - x0, 8),
-                                                            max(y1 - y0, 8), x0, y0, 1.0)[0]
+            part = self.nodes.ConditioningSetArea().append(
+                self.encode(o["phrase"]), max(x1 - x0, 8), max(y1 - y0, 8), x0, y0, 1.0
+            )[0]
             cond = self.nodes.ConditioningCombine().combine(cond, part)[0]
         return cond
 
@@ -114,11 +145,15 @@ def evaluate(images: list[np.ndarray], lines: list[dict]) -> dict:
     dets = [detect(img) for img in images]
     scores = [score_image(t, d) for t, d in zip(targets, dets, strict=True)]
     ious = [v for s in scores for v in s.ious]
-    return {"mIoU": float(np.mean(ious)), "AP50": ap50(targets, dets),
-            "presence": float(np.mean([v for s in scores for v in s.present])),
-            "shape_acc": float(np.mean([v for s in scores for v in s.shape_ok])),
-            "extra_per_image": float(np.mean([s.extra for s in scores])),
-            "quality": float(np.mean([near_palette_fraction(img) for img in images])), "n_objects": len(ious)}
+    return {
+        "mIoU": float(np.mean(ious)),
+        "AP50": ap50(targets, dets),
+        "presence": float(np.mean([v for s in scores for v in s.present])),
+        "shape_acc": float(np.mean([v for s in scores for v in s.shape_ok])),
+        "extra_per_image": float(np.mean([s.extra for s in scores])),
+        "quality": float(np.mean([near_palette_fraction(img) for img in images])),
+        "n_objects": len(ious),
+    }
 
 
 def grid(images: list[np.ndarray], lines: list[dict], path: Path, n: int) -> None:
@@ -132,8 +167,8 @@ def grid(images: list[np.ndarray], lines: list[dict], path: Path, n: int) -> Non
         for o in line["objects"]:
             x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o["box"], (w, h, w, h), strict=True))
             x1, y1 = min(x1, w - 1), min(y1, h - 1)
-            t[y0, x0:x1 + 1] = t[y1, x0:x1 + 1] = 255
-            t[y0:y1 + 1, x0] = t[y0:y1 + 1, x1] = 255
+            t[y0, x0 : x1 + 1] = t[y1, x0 : x1 + 1] = 255
+            t[y0 : y1 + 1, x0] = t[y0 : y1 + 1, x1] = 255
         tiles.append(np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=40))
     Image.fromarray(np.concatenate(tiles, axis=1)).resize((len(tiles) * 136, 136), Image.NEAREST).save(path)
 
@@ -174,24 +209,40 @@ def main() -> int:
                 images.append(runner.run(method, line, 1000 * seed + i))
                 used.append(line)
         sec = (time.perf_counter() - t) / len(images)
-        results[name] = dict(evaluate(images, used), sec_per_image=sec,
-                             config=method if isinstance(method, dict) else None)
+        results[name] = dict(
+            evaluate(images, used), sec_per_image=sec, config=method if isinstance(method, dict) else None
+        )
         grid(images, used, out_dir / f"quality_grid_{name}.png", args.grid)
         print_row(name, results[name])
-    Path(args.out).write_text(json.dumps({"methods": results, "layouts": args.layouts, "seeds": args.seeds,
-                                          "n_layouts": len(lines), "steps": args.steps, "cfg": args.cfg,
-                                          "sampler": args.sampler}, indent=1))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "methods": results,
+                "layouts": args.layouts,
+                "seeds": args.seeds,
+                "n_layouts": len(lines),
+                "steps": args.steps,
+                "cfg": args.cfg,
+                "sampler": args.sampler,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
 def print_row(name: str, r: dict) -> None:
     """One table row (markdown), the header before the first."""
     if not getattr(print_row, "header", False):
-        sys.stdout.write("| method | mIoU | AP50 | presence | shape acc | extra/img | quality | s/img |\n"
-                         "|---|---|---|---|---|---|---|---|\n")
+        sys.stdout.write(
+            "| method | mIoU | AP50 | presence | shape acc | extra/img | quality | s/img |\n"
+            "|---|---|---|---|---|---|---|---|\n"
+        )
         print_row.header = True
-    sys.stdout.write(f"| {name} | {r['mIoU']:.3f} | {r['AP50']:.3f} | {r['presence']:.3f} | {r['shape_acc']:.3f} "
-                     f"| {r['extra_per_image']:.2f} | {r['quality']:.3f} | {r['sec_per_image']:.2f} |\n")
+    sys.stdout.write(
+        f"| {name} | {r['mIoU']:.3f} | {r['AP50']:.3f} | {r['presence']:.3f} | {r['shape_acc']:.3f} "
+        f"| {r['extra_per_image']:.2f} | {r['quality']:.3f} | {r['sec_per_image']:.2f} |\n"
+    )
     sys.stdout.flush()
 
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import host  # noqa: E402
+
+REPO, RESULTS = host.REPO, host.RESULTS
 BOXES = [
     [0.05, 0.05, 0.45, 0.45],
     [0.55, 0.55, 0.95, 0.95],
@@ -70,24 +71,10 @@ class PeakMemory:
 
 
 def setup(args):
-    """Import ComfyUI and the pack; load the checkpoint; returns (model, clip, pack, helpers)."""
-    tree = Path(os.environ.get("COMFYUI_PATH") or REPO / ".host" / "ComfyUI")
-    sys.path.insert(0, str(tree))
-    import comfy.cli_args
-
-    if args.device == "cpu":
-        comfy.cli_args.args.cpu = True
-    import importlib.util
-
+    """ComfyUI and the pack in-process; the checkpoint loaded: (model, clip, pack)."""
+    pack = host.load(args.device)
     import comfy.sd
 
-    spec = importlib.util.spec_from_file_location(
-        "lrdm_pack", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["lrdm_pack"] = pack
-    spec.loader.exec_module(pack)
-    importlib.import_module("lrdm_pack.nodes")
     model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(args.ckpt, output_vae=False, output_clip=True)
     return model, clip, pack
 
