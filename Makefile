@@ -51,7 +51,7 @@ HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
 PYTEST := $(PY) -m pytest
 
 .PHONY: help host venv tree models examples demo run serve lint test test-fast test-core test-comfy \
-	test-server test-browser browser-deps clean clean-host _tiers bench-quality bench-speed
+	test-server test-browser browser-deps clean clean-host _tiers bench-quality bench-speed screenshots
 
 help:
 	@echo "LRDM make targets"
@@ -147,6 +147,12 @@ bench-quality: host
 
 bench-speed: host $(RANDOM_CKPT)
 	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py --ckpt "$(abspath $(RANDOM_CKPT))" $(BENCH_ARGS)
+
+# README pictures from the real frontend (the browser tier's editor test, saving into docs/images).
+screenshots: host $(RANDOM_CKPT) browser-deps
+	mkdir -p docs/images
+	COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)" \
+	  LRDM_SCREENSHOT_DIR="$(CURDIR)/docs/images" $(PYTEST) tests/browser/test_layout_editor.py -q
 
 # --- tests ------------------------------------------------------------------------------------
 

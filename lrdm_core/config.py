@@ -31,13 +31,13 @@ class LRDMConfig:
 
     def __post_init__(self) -> None:
         check_fraction(self.t0)
-        for name in ("strength_in", "strength_out"):
+        for name, label in (("strength_in", "strength"), ("strength_out", "strength_out")):  # label: node input
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > MAX_STRENGTH:
                 raise user_error(
-                    f"{name} a finite number within +-{MAX_STRENGTH:g}",
+                    f"{label} a finite number within +-{MAX_STRENGTH:g}",
                     repr(v),
-                    "Use values around 0-2; the paper's lambda is 1.",
+                    f"Set {label} to a value around 0-2; the paper's lambda is 1.",
                 )
         if not isinstance(self.top_k, int) or self.top_k < 0:
             raise user_error("top_k >= 0 (0 = automatic)", repr(self.top_k), "Set top_k to 0 or more.")

@@ -61,6 +61,33 @@ def rasterize(layout: Layout, height: int, width: int, device=None, dtype=torch.
     return masks.to(dtype)  # [n, H, W]
 
 
+def canvas_mismatch(layout: Layout, height: int, width: int) -> str | None:
+    """Why the regions will look stretched on a height x width latent, or None.
+
+    Regions are normalised, so they always map onto the whole latent; a layout canvas (its width and
+    height) or a mask of another aspect is stretched. Sizes that differ only by the rounding of an
+    image to whole latent cells (8 px) pass: the tolerance is one latent cell along either side.
+    """
+    canvases = []
+    if layout.width and layout.height:
+        canvases.append(("the layout canvas", layout.width, layout.height))
+    canvases += [
+        (f"the mask of {o.phrase!r}", int(o.mask.shape[-1]), int(o.mask.shape[-2]))
+        for o in layout.objects
+        if o.mask is not None
+    ]
+    for what, cw, ch in canvases:
+        if abs(width * ch / cw - height) <= 1.0 or abs(height * cw / ch - width) <= 1.0:
+            continue
+        return (
+            f"Expected {what} to have the latent's aspect ({width * 8}x{height * 8} px, {width / height:.2f}:1), "
+            f"got {cw}x{ch} px ({cw / ch:.2f}:1). The regions are stretched to fit the latent; "
+            "set the layout's width and height to the image size (or use masks of the image's size) "
+            "to place them as drawn."
+        )
+    return None
+
+
 def paint_order(layout: Layout) -> list[int]:
     """Indices bottom to top: explicit z first, else larger regions below smaller (choice 7)."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import comfy.ldm.modules.attention as comfy_attention
 import comfy.model_patcher
 import comfy.samplers
@@ -12,8 +10,6 @@ import torch
 from ..lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
 from .state import layer_key
 from .unet import output_cross_attention, select_blocks
-
-log = logging.getLogger("lrdm")
 
 
 class CaptureAttention:
@@ -101,11 +97,7 @@ def _capture_plan(guider, spec):
     sources = []
     for i, pp in enumerate(spec.prompt_positions):
         use_prompt = pp is not None and pos_uid is not None and source != "phrase"
-        if source == "prompt" and not use_prompt:
-            log.warning(
-                "LRDM: %r not found in the global prompt; using its own encoding for its map.",
-                spec.layout.objects[i].phrase,
-            )
+        # a phrase missing from the prompt falls back to its own encoding (spec.build_spec warned once)
         if use_prompt:
             for p in pp:
                 if p not in prompt_cols:

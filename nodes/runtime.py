@@ -15,7 +15,7 @@ import comfy.sampler_helpers
 from comfy.patcher_extension import WrappersMP
 
 from ..lrdm_core.guidance import default_top_k, guidance_offset, top_k_mean, vp_scale
-from ..lrdm_core.raster import composition_weights, paint_order, rasterize
+from ..lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ..lrdm_core.window import in_window, sigma_threshold
 from .bias import BIAS_KEY, RegionBias, bias_plan
 from .capture import capture_maps
@@ -97,6 +97,9 @@ class SamplerSample:
         if threshold is None and not cfg.attn_bias and not cfg.needs_capture():
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         h, w = noise.shape[-2:]
+        stretched = canvas_mismatch(self.spec.layout, h, w)
+        if stretched:
+            log.warning("LRDM: %s", stretched)
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))

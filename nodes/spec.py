@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..lrdm_core.config import LRDMConfig
 from ..lrdm_core.errors import user_error
 from ..lrdm_core.layout import Layout
 from .encode import encode, object_conditionings, token_positions
 from .state import LRDMSpec
+
+log = logging.getLogger("lrdm")
 
 
 def build_spec(
@@ -26,6 +30,9 @@ def build_spec(
     else:
         conds = object_conditionings(clip, layout)
     in_prompt, in_phrase = token_positions(clip, layout, prompt or layout.prompt)
+    missing = [o.phrase for o, pos in zip(layout.objects, in_prompt, strict=True) if pos is None]
+    if missing and (prompt or layout.prompt).strip() and config.capture_source != "phrase":
+        log.warning("LRDM: %s", phrase_fallback_message(missing))
     background = encode(clip, layout.background) if layout.background.strip() else None
     return LRDMSpec(
         layout=layout,
@@ -35,4 +42,13 @@ def build_spec(
         phrase_positions=in_phrase,
         config=config,
         observer=observer,
+    )
+
+
+def phrase_fallback_message(missing: list[str]) -> str:
+    """The warning for phrases whose tokens are not in the global prompt (their maps come from the phrase)."""
+    return (
+        f"Expected every object's phrase word for word in the global prompt, got {', '.join(map(repr, missing))} "
+        "not in it. Their attention maps are read from each phrase encoded alone; copy the phrase into the "
+        "prompt to read it in context."
     )

@@ -12,6 +12,7 @@ import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
+import comfy.model_sampling
 import comfy.sd
 import comfy.sd1_clip
 import comfy.supported_models_base
@@ -25,8 +26,9 @@ logger = logging.getLogger("lrdm.toy_model")
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
 DEFAULT_WEIGHTS = "lrdm_toy.safetensors"
 DOWNSCALE = 8  # latent side = image side / 8, as on SD1.5
+PIXEL = 2  # the toy world is drawn in 2x2 pixel blocks (a 32x32 picture shown at 64x64)
 IMAGE_CHANNELS = 3
-LATENT_CHANNELS = IMAGE_CHANNELS * DOWNSCALE * DOWNSCALE  # 192: lossless pixel-unshuffle by 8
+LATENT_CHANNELS = IMAGE_CHANNELS * (DOWNSCALE // PIXEL) ** 2  # 48: 2x2 block means, pixel-unshuffled by 4
 UNET_PREFIX = "model.diffusion_model."
 TEXT_PREFIX = "cond_stage_model."
 TOKEN_EMBED_KEY = "clip_l.transformer.text_model.embeddings.token_embedding.weight"
@@ -76,30 +78,35 @@ DEFAULT_UNET_CONFIG: dict[str, Any] = {
 
 
 def default_config() -> dict[str, Any]:
-    """A fresh copy of the default toy configuration (unet, text, image size)."""
+    """A fresh copy of the default toy configuration (unet, text, image size, prediction type)."""
     return {
         "unet": copy.deepcopy(DEFAULT_UNET_CONFIG),
         "text": copy.deepcopy(DEFAULT_TEXT_CONFIG),
         "image_size": 64,
+        "prediction": "x0",
     }
 
 
 class ToyLatentFormat(comfy.latent_formats.LatentFormat):
-    """Pixel-unshuffled RGB in [-1, 1]: 192 channels at 1/8 size, identity scale, exact RGB preview."""
+    """Block-averaged RGB in [-1, 1], pixel-unshuffled: 48 channels at 1/8 size, identity scale."""
 
     scale_factor = 1.0
     latent_channels = LATENT_CHANNELS
 
     def __init__(self) -> None:
-        # Channel k of pixel_unshuffle holds colour k // 64: the preview is the mean over each 8x8 cell.
-        n = DOWNSCALE * DOWNSCALE
+        # Channel k holds colour k // n (n = 16 sub-pixels per cell): the preview is each cell's mean colour.
+        n = LATENT_CHANNELS // IMAGE_CHANNELS
         self.latent_rgb_factors = [
             [1.0 / n if k // n == c else 0.0 for c in range(3)] for k in range(LATENT_CHANNELS)
         ]
 
 
+class ToyX0Sampling(comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.X0):
+    """SD1's discrete linear schedule; the U-Net predicts the clean latent (ComfyUI's own X0 type)."""
+
+
 class ToyModelConfig(comfy.supported_models_base.BASE):
-    """supported_models-style config of the toy U-Net: v-prediction on SD1's discrete linear schedule."""
+    """supported_models-style config of the toy U-Net on SD1's discrete schedule (x0- or v-prediction)."""
 
     unet_config: dict[str, Any] = {}
     unet_extra_config: dict[str, Any] = {}
@@ -107,14 +114,26 @@ class ToyModelConfig(comfy.supported_models_base.BASE):
     sampling_settings: dict[str, Any] = {}
     memory_usage_factor = 1.0
     supported_inference_dtypes = [torch.float32, torch.float16, torch.bfloat16]
+    prediction = "x0"  # "x0" (shipped model) or "v" (SD2.x-style)
 
     def model_type(self, state_dict: dict[str, torch.Tensor], prefix: str = "") -> comfy.model_base.ModelType:
-        """The toy model predicts v (SD2.x-style)."""
-        return comfy.model_base.ModelType.V_PREDICTION
+        """V_PREDICTION for 'v'; EPS for 'x0' (its model_sampling is replaced in get_model)."""
+        if self.prediction == "v":
+            return comfy.model_base.ModelType.V_PREDICTION
+        return comfy.model_base.ModelType.EPS
 
     def inpaint_model(self) -> bool:
-        """192 input channels are the latent itself, not SD-inpainting's concat (BASE tests in_channels > 4)."""
+        """The 48 input channels are the latent, not an inpainting concat (BASE tests in_channels > 4)."""
         return False
+
+    def get_model(self, state_dict: dict, prefix: str = "", device: Any = None) -> comfy.model_base.BaseModel:
+        """A BaseModel over UNetModel; x0-prediction swaps in ToyX0Sampling (as the ModelSamplingDiscrete node)."""
+        model = comfy.model_base.BaseModel(self, model_type=self.model_type(state_dict, prefix), device=device)
+        if self.prediction == "x0":
+            model.model_sampling = ToyX0Sampling(self)
+        elif self.prediction != "v":
+            raise ValueError(f"Unknown toy prediction type {self.prediction!r}. Expected 'x0' or 'v'.")
+        return model
 
 
 def _text_model_class(text_config: dict[str, Any]) -> type:
@@ -183,27 +202,29 @@ def clip_target(text_config: dict[str, Any]) -> comfy.supported_models_base.Clip
     return comfy.supported_models_base.ClipTarget(ToyTokenizer, ToyClipModel)
 
 
-class PixelUnshuffleAE(torch.nn.Module):
-    """Fixed lossless 'autoencoder': pixel-unshuffle by 8 (encode) and pixel-shuffle (decode)."""
+class BlockAE(torch.nn.Module):
+    """Fixed linear 'autoencoder': 2x2 block mean + pixel-unshuffle by 4 (encode), the exact inverse on
+    2x2-block images (decode: pixel-shuffle + nearest 2x upsample). encode(decode(z)) == z for every z."""
 
-    def __init__(self, factor: int = DOWNSCALE) -> None:
+    def __init__(self, downscale: int = DOWNSCALE, pixel: int = PIXEL) -> None:
         super().__init__()
-        self.factor = factor
-        self.register_buffer(
-            "unit", torch.ones(1), persistent=False
-        )  # gives the patcher a device/dtype to track
+        self.pixel = pixel
+        self.factor = downscale // pixel
+        self.register_buffer("unit", torch.ones(1), persistent=False)  # gives the patcher a device/dtype
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, 3, H, W] in [-1, 1] -> [B, 3*f*f, H/f, W/f]."""
-        return torch.nn.functional.pixel_unshuffle(x, self.factor)
+        """[B, 3, H, W] in [-1, 1] -> [B, 48, H/8, W/8]."""
+        x = torch.nn.functional.avg_pool2d(x, self.pixel)  # [B, 3, H/2, W/2]
+        return torch.nn.functional.pixel_unshuffle(x, self.factor)  # [B, 48, H/8, W/8]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """[B, 3*f*f, h, w] -> [B, 3, h*f, w*f] in [-1, 1] (not clamped here)."""
-        return torch.nn.functional.pixel_shuffle(z, self.factor)
+        """[B, 48, h, w] -> [B, 3, 8h, 8w] in [-1, 1] (not clamped here)."""
+        x = torch.nn.functional.pixel_shuffle(z, self.factor)  # [B, 3, 4h, 4w]
+        return x.repeat_interleave(self.pixel, dim=2).repeat_interleave(self.pixel, dim=3)  # [B, 3, 8h, 8w]
 
 
 class ToyVAE(comfy.sd.VAE):
-    """comfy.sd.VAE over PixelUnshuffleAE: works with the stock VAEEncode/VAEDecode nodes."""
+    """comfy.sd.VAE over BlockAE: works with the stock VAEEncode/VAEDecode nodes."""
 
     def __init__(self, device: torch.device | None = None) -> None:  # no super().__init__: no weights to load
         self.memory_used_encode = lambda shape, dtype: (
@@ -227,7 +248,7 @@ class ToyVAE(comfy.sd.VAE):
         self.upscale_index_formula = None
         self.extra_1d_channel = None
         self.crop_input = True
-        self.first_stage_model = PixelUnshuffleAE().eval()
+        self.first_stage_model = BlockAE().eval()
         self.device = device if device is not None else comfy.model_management.vae_device()
         self.vae_dtype = torch.float32
         self.output_device = comfy.model_management.intermediate_device()
@@ -245,6 +266,7 @@ def build_model(
 ) -> comfy.model_patcher.ModelPatcher:
     """ModelPatcher over a BaseModel with the toy U-Net; weights from `state_dict` (U-Net keys, no prefix)."""
     model_config = ToyModelConfig(config["unet"])
+    model_config.prediction = config.get("prediction", "v")
     load_device = comfy.model_management.get_torch_device()
     if dtype is None:
         dtype = comfy.model_management.unet_dtype(supported_dtypes=model_config.supported_inference_dtypes)
@@ -357,7 +379,7 @@ class ToyModelLoader(io.ComfyNode):
             description=(
                 "Loads the pack's small trained text-to-image model: red/green/blue/yellow circles, "
                 "squares and triangles at random places on a plain background, 64x64 pixels "
-                "(8x8 latent of 192 channels). "
+                "(8x8 latent of 48 channels). "
                 "It runs through the stock CLIPTextEncode, EmptyLatentImage (64x64), KSampler and VAEDecode "
                 "nodes and exists to measure layout control without Stable Diffusion weights."
             ),
@@ -370,9 +392,11 @@ class ToyModelLoader(io.ComfyNode):
                 ),
             ],
             outputs=[
-                io.Model.Output(tooltip="The toy U-Net (v-prediction, SD1-style cross-attention)."),
+                io.Model.Output(tooltip="The toy U-Net (x0-prediction, SD1-style cross-attention)."),
                 io.Clip.Output(tooltip="Tiny CLIP text model behind the real SD1 tokenizer."),
-                io.Vae.Output(tooltip="Lossless pixel-unshuffle VAE (RGB <-> 192 x H/8 x W/8)."),
+                io.Vae.Output(
+                    tooltip="Fixed linear VAE: 2x2 block means, pixel-unshuffled (48 x H/8 x W/8)."
+                ),
             ],
         )
 

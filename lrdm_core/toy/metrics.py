@@ -30,8 +30,15 @@ class ImageScore(NamedTuple):
 
 def score_image(targets: list[Target], detections: list[Detection]) -> ImageScore:
     """Greedy matching, best IoU first: each target takes the free same-colour detection overlapping it most."""
-    pairs = sorted(((box_iou(t.box, d.box), i, j) for i, t in enumerate(targets)
-                    for j, d in enumerate(detections) if d.colour == t.colour), reverse=True)
+    pairs = sorted(
+        (
+            (box_iou(t.box, d.box), i, j)
+            for i, t in enumerate(targets)
+            for j, d in enumerate(detections)
+            if d.colour == t.colour
+        ),
+        reverse=True,
+    )
     taken_t, taken_d, match = set(), set(), {}
     for iou, i, j in pairs:
         if i not in taken_t and j not in taken_d:
@@ -51,8 +58,9 @@ def ap50(targets: list[list[Target]], detections: list[list[Detection]], thr: fl
     for c in colours:
         gts = {i: [t.box for t in ts if t.colour == c] for i, ts in enumerate(targets)}
         n_gt = sum(len(v) for v in gts.values())
-        dets = sorted(((d.score, i, d.box) for i, ds in enumerate(detections) for d in ds if d.colour == c),
-                      key=lambda t: -t[0])
+        dets = sorted(
+            ((d.score, i, d.box) for i, ds in enumerate(detections) for d in ds if d.colour == c), key=lambda t: -t[0]
+        )
         used = {i: [False] * len(v) for i, v in gts.items()}
         tp = np.zeros(len(dets))
         for k, (_, i, box) in enumerate(dets):

@@ -41,11 +41,15 @@ class SceneObject(NamedTuple):
 
 
 class Scene(NamedTuple):
-    """A scene: objects (in caption order), background name and image side in pixels."""
+    """A scene: objects (in caption order), background name, image side in pixels, pixel block size.
+
+    `grid` > 1 renders at size / grid and repeats each pixel grid x grid times (the toy VAE's resolution).
+    """
 
     objects: tuple[SceneObject, ...]
     background: str
     size: int = IMAGE_SIZE
+    grid: int = 2
 
     @property
     def caption(self) -> str:
@@ -81,11 +85,18 @@ def sample_scene(
     size: int = IMAGE_SIZE,
     min_objects: int = 1,
     max_objects: int = 3,
-    min_side: int = 14,
+    min_side: int = 16,
     max_side: int = 32,
     gap: int = 2,
+    grid: int = 2,
 ) -> Scene:
-    """Sample a scene: distinct (colour, shape) pairs, square boxes of random side, no overlaps."""
+    """Sample a scene: distinct (colour, shape) pairs, square boxes of random side, no overlaps.
+
+    Sides, positions and gaps are in pixels of a `size` image and snap to multiples of `grid`.
+    """
+    if size % grid or min_side % grid or max_side % grid or gap % grid:
+        raise ValueError(f"size, sides and gap must be multiples of grid={grid}.")
+    size_g, min_g, max_g, gap_g = size // grid, min_side // grid, max_side // grid, gap // grid
     n = int(rng.integers(min_objects, max_objects + 1))
     pairs = [(c, s) for c in COLOURS for s in SHAPES]
     chosen = rng.choice(len(pairs), size=n, replace=False)
@@ -93,22 +104,21 @@ def sample_scene(
     objects: list[SceneObject] = []
     for idx in chosen:
         colour, shape = pairs[int(idx)]
-        hi = max_side
+        hi = max_g
         for attempt in range(200):
             if attempt and attempt % 40 == 0:
-                hi = max(min_side, hi - 4)  # crowded: shrink the size range
-            side = int(rng.integers(min_side, hi + 1))
-            x0 = int(rng.integers(0, size - side + 1))
-            y0 = int(rng.integers(0, size - side + 1))
+                hi = max(min_g, hi - 2)  # crowded: shrink the size range
+            side = int(rng.integers(min_g, hi + 1))
+            x0 = int(rng.integers(0, size_g - side + 1))
+            y0 = int(rng.integers(0, size_g - side + 1))
             box = (x0, y0, x0 + side, y0 + side)
-            if _boxes_clear(box, placed, gap):
+            if _boxes_clear(box, placed, gap_g):
                 placed.append(box)
-                objects.append(
-                    SceneObject(colour, shape, (x0 / size, y0 / size, (x0 + side) / size, (y0 + side) / size))
-                )
+                norm = (x0 / size_g, y0 / size_g, (x0 + side) / size_g, (y0 + side) / size_g)
+                objects.append(SceneObject(colour, shape, norm))
                 break
     background = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
-    return Scene(tuple(objects), background, size)
+    return Scene(tuple(objects), background, size, grid)
 
 
 def shape_mask(shape: str, box_px: tuple[float, float, float, float], size: int) -> np.ndarray:
@@ -132,13 +142,13 @@ def shape_mask(shape: str, box_px: tuple[float, float, float, float], size: int)
 
 def render(scene: Scene) -> np.ndarray:
     """Render a scene to a float32 RGB image [H, W, 3] in [0, 1] (hard edges, exact palette colours)."""
-    s = scene.size
-    img = np.empty((s, s, 3), dtype=np.float32)  # [H, W, 3]
+    s = scene.size // scene.grid
+    img = np.empty((s, s, 3), dtype=np.float32)  # [h, w, 3]
     img[:] = BACKGROUNDS[scene.background]
     for obj in scene.objects:
         box_px = (obj.box[0] * s, obj.box[1] * s, obj.box[2] * s, obj.box[3] * s)
         img[shape_mask(obj.shape, box_px, s)] = COLOURS[obj.colour]
-    return img
+    return img.repeat(scene.grid, 0).repeat(scene.grid, 1)  # [H, W, 3]
 
 
 def sample_batch(

@@ -34,6 +34,8 @@ def test_ap50_perfect_half_and_ranked_false_positive():
     assert ap50(targets, perfect) == pytest.approx(1.0)
     half = [[Detection("red", "circle", RED.box, 0.9)], []]
     assert ap50(targets, half) == pytest.approx(51 / 101)  # recall 0.5 reached at precision 1
-    fp_first = [[Detection("red", "circle", BLUE.box, 0.95), Detection("red", "circle", RED.box, 0.5)],
-                [Detection("red", "circle", RED.box, 0.4)]]
+    fp_first = [
+        [Detection("red", "circle", BLUE.box, 0.95), Detection("red", "circle", RED.box, 0.5)],
+        [Detection("red", "circle", RED.box, 0.4)],
+    ]
     assert ap50(targets, fp_first) == pytest.approx(2 / 3, abs=0.01)

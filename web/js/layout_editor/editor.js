@@ -70,6 +70,10 @@ export class LayoutEditor {
     this.buildDom();
     this.resizeObserver = new ResizeObserver(() => this.layoutCanvas());
     this.resizeObserver.observe(this.stage);
+    // A linked Load Image's preview arrives later, without an event we could hook: look twice a second.
+    this.bgTimer = setInterval(() => {
+      if (this.root.isConnected && this.background() !== this.drawnBg) this.draw();
+    }, 500);
     this.sync(true);
   }
 
@@ -103,7 +107,7 @@ export class LayoutEditor {
     this.status = el("div", { className: "lrdm-le-status" });
     this.jsonArea = el("textarea", { className: "lrdm-le-json", spellcheck: false });
     this.jsonArea.hidden = true;
-    this.root = el("div", { className: "lrdm-le widget-expands" }, this.bar, this.banner, this.stage, this.status,
+    this.root = el("div", { className: "lrdm-le widget-expands" }, this.bar, this.banner, this.status, this.stage,
       this.jsonArea);
     this.root.dataset.lrdm = "layout-editor";
 
@@ -181,10 +185,30 @@ export class LayoutEditor {
     const aw = this.stage.clientWidth, ah = this.stage.clientHeight;
     if (aw < 2 || ah < 2) return;
     const cw = Math.max(1, Math.min(aw, ah * r)), ch = cw / r;
-    Object.assign(this.canvas.style, { width: `${cw}px`, height: `${ch}px`, left: `${(aw - cw) / 2}px`,
-      top: `${(ah - ch) / 2}px` });
+    Object.assign(this.canvas.style, { width: `${cw}px`, height: `${ch}px`, left: `${(aw - cw) / 2}px`, top: "0px" });
     this.cssSize = [cw, ch];
     this.draw();
+  }
+
+  /** fitNode() once the DOM widget has its new size (two frames), however many changes asked for it. */
+  scheduleFit(when = () => true) {
+    if (this.fitPending) return;
+    this.fitPending = true;
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      this.fitPending = false;
+      if (when()) this.fitNode();
+    }));
+  }
+
+  /** Classic canvas: set the node's height so the canvas fills its area (after creation or an aspect change). */
+  fitNode() {
+    if (window.LiteGraph?.vueNodesMode || !this.cssSize) return;
+    const aw = this.stage.clientWidth, ah = this.stage.clientHeight;
+    const dh = aw / this.aspect().r - ah; // > 0: the canvas is height-limited; < 0: space left below it
+    if (Math.abs(dh) < 2) return;
+    const [w, h] = this.node.size;
+    this.node.setSize([w, Math.max(300, h + dh)]);
+    this.node.setDirtyCanvas?.(true, true);
   }
 
   /** Pointer position as normalised canvas coordinates (works under the graph's zoom transform). */
@@ -415,6 +439,7 @@ export class LayoutEditor {
     this.btnDel.disabled = !(sel && editable && !sel.locked);
     this.btnLock.textContent = sel?.locked ? "Unlock" : "Lock";
     this.color.disabled = !(sel && editable);
+    this.color.style.visibility = sel ? "visible" : "hidden";
     if (sel?.color) this.color.value = sel.color;
     this.btnClear.disabled = !editable || !this.state.objects.some((o) => !o.locked);
     this.banner.hidden = !this.error;
@@ -458,6 +483,7 @@ export class LayoutEditor {
     g.fillStyle = "#2a2a2a";
     g.fillRect(0, 0, cw, ch);
     const bg = this.background();
+    this.drawnBg = bg;
     if (bg) {
       g.globalAlpha = 0.85;
       g.drawImage(bg, 0, 0, cw, ch);
@@ -532,6 +558,7 @@ export class LayoutEditor {
 
   destroy() {
     this.resizeObserver.disconnect();
+    clearInterval(this.bgTimer);
   }
 }
 
@@ -563,13 +590,12 @@ export function registerLayoutEditor(nodeType) {
     if (!json) return;
     // The STRING widget stays (serialised, sent in prompts) but is hidden; the editor shows and edits it.
     json.hidden = true;
-    json.options = { ...(json.options ?? {}), hidden: true };
+    if (json.options) json.options.hidden = true; // Vue nodes skip widgets with options.hidden
     json.computeSize = () => [0, -4];
     const editor = new LayoutEditor(this);
     this.lrdmEditor = editor;
     const widget = this.addDOMWidget("layout_editor", "lrdm_layout_editor", editor.root, {
       serialize: false,
-      hideOnZoom: false,
       margin: 6,
       getValue: () => undefined,
       setValue: () => {},
@@ -590,14 +616,17 @@ export function registerLayoutEditor(nodeType) {
       w.callback = function (...args) {
         const r = cb?.apply(this, args);
         editor.layoutCanvas();
+        editor.scheduleFit();
         return r;
       };
     }
     const [w, h] = this.size;
     this.setSize([Math.max(w, 400), Math.max(h, 520)]);
+    editor.scheduleFit(() => !this.lrdmConfigured);
   });
 
   chain("onConfigure", function () {
+    this.lrdmConfigured = true; // a loaded node keeps its saved size
     this.lrdmEditor?.sync(true);
     this.lrdmEditor?.layoutCanvas();
   });

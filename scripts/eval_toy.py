@@ -1,0 +1,121 @@
+"""Sample the toy model through ComfyUI's sampling code and score the images with the toy detector.
+
+.venv/bin/python scripts/eval_toy.py --n 100 --cfg 4.5 --steps 25 --grid /tmp/toy_grid.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import toy_env  # noqa: E402
+
+sys.path.insert(0, toy_env.REPO)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from lrdm_core.toy import detect, scenes  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    """Command line."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=os.path.join(toy_env.REPO, "models", "lrdm_toy.safetensors"))
+    p.add_argument("--n", type=int, default=100, help="number of captions (one image each)")
+    p.add_argument("--seed", type=int, default=12345, help="caption and noise seed")
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--cfg", type=float, default=4.5)
+    p.add_argument("--sampler", default="euler")
+    p.add_argument("--scheduler", default="normal")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--grid", default="", help="write a PNG grid of the samples here")
+    p.add_argument("--json", default="", help="write the metrics here")
+    p.add_argument("--gt", action="store_true", help="score ground-truth renders instead of samples")
+    p.add_argument("--comfy", default=toy_env.DEFAULT_COMFY)
+    return p.parse_args()
+
+
+def main() -> None:
+    """Sample, detect, report."""
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    rng = np.random.default_rng(a.seed)
+    sc = [scenes.sample_scene(rng) for _ in range(a.n)]
+    t0 = time.time()
+    if a.gt:
+        images = np.stack([scenes.render(s) for s in sc])  # [N, H, W, 3]
+    else:
+        toy_env.setup_comfy(a.comfy)
+        import comfy.sample
+
+        tm = toy_env.import_toy_model()
+        model, clip, vae, meta = tm.load_toy(a.weights, dtype=torch.float32)
+        negative = clip.encode_from_tokens_scheduled(clip.tokenize(""))
+        out = []
+        for i, s in enumerate(sc):
+            positive = clip.encode_from_tokens_scheduled(clip.tokenize(s.caption))
+            latent = torch.zeros(1, tm.LATENT_CHANNELS, 8, 8)  # [1, 48, 8, 8]
+            noise = comfy.sample.prepare_noise(latent, a.seed + i)
+            z = comfy.sample.sample(
+                model,
+                noise,
+                a.steps,
+                a.cfg,
+                a.sampler,
+                a.scheduler,
+                positive,
+                negative,
+                latent,
+                seed=a.seed + i,
+                disable_pbar=True,
+            )
+            out.append(vae.decode(z)[0].numpy())  # [H, W, 3]
+        images = np.stack(out)
+    elapsed = time.time() - t0
+    tot = [0, 0, 0, 0, 0]
+    count_ok = 0
+    palette = []
+    for s, img in zip(sc, images, strict=True):
+        dets = detect.detect(img)
+        m = detect.match_caption([(o.colour, o.shape) for o in s.objects], dets)
+        tot = [x + y for x, y in zip(tot, m, strict=True)]
+        count_ok += int(m.detections == m.expected)
+        palette.append(detect.near_palette_fraction(img))
+    exp, col, shp, ndet, extra = tot
+    res = {
+        "images": a.n,
+        "objects": exp,
+        "colour_recall": col / exp,
+        "shape_accuracy": shp / max(1, col),
+        "object_recall": shp / exp,
+        "precision": (ndet - extra) / max(1, ndet),
+        "count_accuracy": count_ok / a.n,
+        "near_palette": float(np.mean(palette)),
+        "seconds": round(elapsed, 1),
+        "steps": a.steps,
+        "cfg": a.cfg,
+        "sampler": a.sampler,
+        "scheduler": a.scheduler,
+    }
+    print(json.dumps(res, indent=1))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    if a.grid:
+        from PIL import Image
+
+        k = int(np.ceil(np.sqrt(a.n)))
+        pad = np.ones((k * k - a.n, *images.shape[1:]), dtype=images.dtype)  # [pad, H, W, 3]
+        g = np.concatenate([images, pad]).reshape(k, k, *images.shape[1:])  # [k, k, H, W, 3]
+        g = g.transpose(0, 2, 1, 3, 4).reshape(k * images.shape[1], k * images.shape[2], 3)  # [kH, kW, 3]
+        Image.fromarray((np.clip(g, 0, 1) * 255).round().astype(np.uint8)).save(a.grid)
+        with open(a.grid + ".txt", "w") as f:
+            f.write("\n".join(s.caption for s in sc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The shipped toy model through LRDM_ToyModelLoader and ComfyUI's stock nodes (encode, sample, decode)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import nodes as comfy_nodes
+
+WEIGHTS = "lrdm_toy.safetensors"
+
+
+@pytest.fixture(scope="module")
+def toy(pack):
+    """nodes/toy_model.py of the pack."""
+    return importlib.import_module(f"{pack.__name__}.nodes.toy_model")
+
+
+@pytest.fixture(scope="module")
+def loaded(toy):
+    """(MODEL, CLIP, VAE) from the loader node's execute."""
+    if not os.path.isfile(os.path.join(toy.MODELS_DIR, WEIGHTS)):
+        pytest.skip(f"models/{WEIGHTS} not built yet (scripts/train_toy.py)")
+    out = toy.ToyModelLoader.execute(WEIGHTS)
+    return out.args
+
+
+def _sample(model, clip, vae, prompt: str, seed: int, steps: int = 20, cfg: float = 4.5) -> np.ndarray:
+    """Stock CLIPTextEncode -> EmptyLatentImage 64x64 -> KSampler -> VAEDecode; image [64, 64, 3]."""
+    pos = comfy_nodes.CLIPTextEncode().encode(clip, prompt)[0]
+    neg = comfy_nodes.CLIPTextEncode().encode(clip, "")[0]
+    latent = comfy_nodes.EmptyLatentImage().generate(64, 64, 1)[0]
+    out = comfy_nodes.KSampler().sample(model, seed, steps, cfg, "euler", "normal", pos, neg, latent)[0]
+    assert out["samples"].shape == (1, 48, 8, 8)
+    image = comfy_nodes.VAEDecode().decode(vae, out)[0]
+    assert image.shape == (1, 64, 64, 3)
+    return image[0].numpy()
+
+
+def test_schema(toy) -> None:
+    """Node id, category, description, a tooltip on every input, outputs MODEL/CLIP/VAE."""
+    s = toy.ToyModelLoader.define_schema()
+    assert s.node_id == "LRDM_ToyModelLoader" and s.category == "lrdm/toy" and s.description
+    assert all(i.tooltip for i in s.inputs)
+    assert [o.io_type for o in s.outputs] == ["MODEL", "CLIP", "VAE"]
+    assert toy.TOY_NODES == [toy.ToyModelLoader]
+
+
+def test_loaded_objects(loaded, toy) -> None:
+    """BaseModel with ComfyUI's X0 sampling, 48 latent channels; SD1 tokenizer ids; CLIP width = context_dim."""
+    model, clip, vae = loaded
+    import comfy.model_base
+    import comfy.model_sampling
+
+    assert isinstance(model.model, comfy.model_base.BaseModel)
+    sampling = model.get_model_object("model_sampling")
+    assert isinstance(sampling, comfy.model_sampling.X0)
+    assert isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete)
+    assert model.get_model_object("latent_format").latent_channels == 48
+    unet = model.model.diffusion_model
+    assert unet.__class__.__name__ == "UNetModel"
+    ids = [t for t, _ in clip.tokenize("a photo of a cat")["l"][0][:7]]
+    assert ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+    cond = comfy_nodes.CLIPTextEncode().encode(clip, "a red circle")[0][0][0]
+    assert (
+        cond.shape[:2] == (1, 77)
+        and cond.shape[2] == unet.output_blocks[0][1].transformer_blocks[0].attn2.to_k.in_features
+    )
+    assert vae.spacial_compression_decode() == 8
+
+
+def test_cross_attention_in_output_blocks(loaded) -> None:
+    """Cross-attention transformers sit in output blocks at two resolutions (layout methods read them)."""
+    model = loaded[0]
+    unet = model.model.diffusion_model
+    with_attn = [
+        i for i, blk in enumerate(unet.output_blocks) if any(hasattr(m, "attn2") for m in blk.modules())
+    ]
+    assert len(with_attn) == len(unet.output_blocks) >= 4
+    assert any(hasattr(m, "attn2") for m in unet.middle_block.modules())
+    assert any(hasattr(m, "attn2") for m in unet.input_blocks.modules())
+
+
+def test_vae_is_exact(loaded) -> None:
+    """VAEEncode -> VAEDecode returns a 2x2-block image exactly; decode -> encode returns any latent."""
+    vae = loaded[2]
+    img = torch.rand(2, 32, 32, 3).repeat_interleave(2, 1).repeat_interleave(2, 2)  # [2, 64, 64, 3]
+    lat = comfy_nodes.VAEEncode().encode(vae, img)[0]
+    assert lat["samples"].shape == (2, 48, 8, 8)
+    back = comfy_nodes.VAEDecode().decode(vae, lat)[0]
+    assert torch.allclose(back, img, atol=1e-6)
+    z = torch.rand(1, 48, 8, 8) * 2 - 1
+    again = comfy_nodes.VAEEncode().encode(vae, comfy_nodes.VAEDecode().decode(vae, {"samples": z})[0])[0]
+    assert torch.allclose(again["samples"], z, atol=1e-6)
+
+
+def test_samples_through_stock_nodes(loaded) -> None:
+    """A few KSampler steps give a finite image in [0, 1]."""
+    img = _sample(*loaded, "a red circle and a blue square", seed=3, steps=6)
+    assert np.isfinite(img).all() and img.min() >= 0.0 and img.max() <= 1.0
+
+
+def test_draws_the_asked_colour(loaded, pack) -> None:
+    """Single-object prompts: the detector finds the asked colour in most samples."""
+    detect = importlib.import_module(f"{pack.__name__}.lrdm_core.toy.detect")
+    hits = 0
+    prompts = ["a red square", "a blue circle", "a green triangle", "a yellow circle"]
+    for i, prompt in enumerate(prompts):
+        img = _sample(*loaded, prompt, seed=100 + i)
+        colour = prompt.split()[1]
+        hits += any(d.colour == colour for d in detect.detect(img))
+    assert hits >= 3
