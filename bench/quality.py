@@ -127,7 +127,7 @@ class Runner:
 
 def targets_of(line: dict):
     """The requested objects of a layout line as metric targets (colour, shape, box)."""
-    from lrdm_core.toy.metrics import Target
+    from lrdm_pack.lrdm_core.toy.metrics import Target
 
     out = []
     for o in line["objects"]:
@@ -138,8 +138,8 @@ def targets_of(line: dict):
 
 def evaluate(images: list[np.ndarray], lines: list[dict]) -> dict:
     """mIoU, AP50, presence, shape accuracy, extra objects per image, quality (near-palette fraction)."""
-    from lrdm_core.toy.detect import detect, near_palette_fraction
-    from lrdm_core.toy.metrics import ap50, score_image
+    from lrdm_pack.lrdm_core.toy.detect import detect, near_palette_fraction
+    from lrdm_pack.lrdm_core.toy.metrics import ap50, score_image
 
     targets = [targets_of(line) for line in lines]
     dets = [detect(img) for img in images]
@@ -191,7 +191,6 @@ def main() -> int:
     args = ap.parse_args()
 
     pack = host.load("cpu", args.threads)
-    sys.path.insert(0, str(host.REPO))
     lines = [json.loads(s) for s in Path(args.layouts).read_text().splitlines() if s.strip()]
     lines = lines[: args.limit] if args.limit else lines
     methods = {m: METHODS[m] for m in args.methods.split(",")}

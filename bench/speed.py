@@ -72,7 +72,7 @@ class PeakMemory:
 
 def setup(args):
     """ComfyUI and the pack in-process; the checkpoint loaded: (model, clip, pack)."""
-    pack = host.load(args.device)
+    pack = host.load(args.device, args.threads or None)
     import comfy.sd
 
     model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(args.ckpt, output_vae=False, output_clip=True)
@@ -89,6 +89,7 @@ def main() -> int:
     ap.add_argument("--objects", default="1,2,4")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--sampler", default="euler")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--out", default=str(RESULTS / "speed.json"))
     args = ap.parse_args()
 

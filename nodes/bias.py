@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import comfy.ldm.modules.attention as comfy_attention
 import torch
 
 from ..lrdm_core.attention import biased_attention, region_logit_bias, resolution_of
+from .capture import host_attention
 from .state import RunState
 
 log = logging.getLogger("lrdm")
@@ -70,7 +70,7 @@ class RegionBias:
         plan: BiasPlan | None = extra_options.get(BIAS_KEY)
         uuids = extra_options.get("uuids") or []
         if plan is None or self.previous is not None or not plan.uuids.intersection(uuids):
-            return self._default(q, k, v, extra_options)
+            return host_attention(self.previous, q, k, v, extra_options)
         per = q.shape[0] // len(uuids)
         shape = extra_options.get("activations_shape")
         res = (
@@ -82,16 +82,3 @@ class RegionBias:
         gate = torch.tensor([1.0 if u in plan.uuids else 0.0 for u in uuids], device=q.device)
         bias = gate.repeat_interleave(per)[:, None, None] * one[None]  # [B, N, T]
         return biased_attention(q, k, v, extra_options["n_heads"], bias)
-
-    def _default(self, q, k, v, extra_options):
-        """The replace that was there before, or the host's optimized attention."""
-        if self.previous is not None:
-            return self.previous(q, k, v, extra_options)
-        return comfy_attention.optimized_attention(
-            q,
-            k,
-            v,
-            extra_options["n_heads"],
-            attn_precision=extra_options.get("attn_precision"),
-            transformer_options=extra_options,
-        )

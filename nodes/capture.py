@@ -12,6 +12,21 @@ from .state import layer_key
 from .unet import output_cross_attention, select_blocks
 
 
+def host_attention(previous, q, k, v, extra_options):
+    """What the block would compute without us: the replace that was there before, else the host's own
+    optimized attention (comfy/ldm/modules/attention.py CrossAttention.forward)."""
+    if previous is not None:
+        return previous(q, k, v, extra_options)
+    return comfy_attention.optimized_attention(
+        q,
+        k,
+        v,
+        extra_options["n_heads"],
+        attn_precision=extra_options.get("attn_precision"),
+        transformer_options=extra_options,
+    )
+
+
 class CaptureAttention:
     """attn2 replace for one (block, id, index): records token probabilities of the chunks in `columns`.
 
@@ -28,16 +43,7 @@ class CaptureAttention:
     def __call__(self, q, k, v, extra_options):
         self.calls += 1
         self._record(q, k, extra_options)
-        if self.previous is not None:
-            return self.previous(q, k, v, extra_options)
-        return comfy_attention.optimized_attention(
-            q,
-            k,
-            v,
-            extra_options["n_heads"],
-            attn_precision=extra_options.get("attn_precision"),
-            transformer_options=extra_options,
-        )
+        return host_attention(self.previous, q, k, v, extra_options)
 
     def _record(self, q, k, extra_options) -> None:
         """Record the maps of every chunk whose cond uuid asked for columns."""

@@ -17,6 +17,34 @@ LAYOUT = io.Custom("LRDM_LAYOUT")
 _D = LRDMConfig()
 
 
+def model_inputs(prompt_tooltip: str) -> list:
+    """Model, CLIP, layout and global-prompt inputs shared by the sampling nodes."""
+    return [
+        io.Model.Input(
+            "model",
+            tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net; LoRAs and other patches are kept).",
+        ),
+        io.Clip.Input(
+            "clip",
+            tooltip="The CLIP of the same checkpoint: encodes each object's phrase and finds its tokens.",
+        ),
+        LAYOUT.Input("layout", tooltip="Objects with phrases and regions (from an LRDM layout node)."),
+        io.String.Input("prompt", multiline=True, default="", tooltip=prompt_tooltip),
+    ]
+
+
+def noise_inputs() -> list:
+    """Seed, steps and scheduler, as on KSampler."""
+    return [
+        io.Int.Input(
+            "seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True, tooltip="Noise seed (x_T)."
+        ),
+        io.Int.Input(
+            "steps", default=30, min=1, max=10000, tooltip="Sampler steps (t0 of them are layered)."
+        ),
+    ]
+
+
 def method_inputs() -> list:
     """Inputs for every LRDMConfig field, with the paper's defaults in the tooltips."""
     return [

@@ -6,32 +6,14 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
-from .params import LAYOUT, method_inputs, split_method
+from .params import method_inputs, model_inputs, split_method
 from .runtime import install
 from .spec import build_spec
 
-
-def common_inputs() -> list:
-    """Model, CLIP, layout and prompt inputs shared by the patch and guider nodes."""
-    return [
-        io.Model.Input(
-            "model",
-            tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net; LoRAs and other patches are kept).",
-        ),
-        io.Clip.Input(
-            "clip",
-            tooltip="The CLIP of the same checkpoint: encodes each object's phrase and finds its tokens.",
-        ),
-        LAYOUT.Input("layout", tooltip="Objects with phrases and regions (from an LRDM layout node)."),
-        io.String.Input(
-            "prompt",
-            multiline=True,
-            default="",
-            tooltip="The global prompt as typed into the positive CLIPTextEncode; used to find each "
-            "object's tokens for its attention map. Empty = use each phrase's own encoding.",
-        ),
-    ]
-
+PATCH_PROMPT = (
+    "The global prompt as typed into the positive CLIPTextEncode; used to find each object's tokens for its "
+    "attention map. Empty = use each phrase's own encoding."
+)
 
 OBJECT_CONDS = io.Conditioning.Input(
     "objects_conditioning",
@@ -53,7 +35,7 @@ class ApplyLayout(io.ComfyNode):
             description="Patches a clone of the model so that any sampler places the layout's objects in their "
             "regions (LRDiff: attention capture, vision guidance, layered rendering for the first t0 "
             "of the steps, then the global prompt). Chains with LoRAs and other patches.",
-            inputs=[*common_inputs(), *method_inputs(), OBJECT_CONDS],
+            inputs=[*model_inputs(PATCH_PROMPT), *method_inputs(), OBJECT_CONDS],
             outputs=[io.Model.Output(display_name="model")],
         )
 
@@ -76,7 +58,7 @@ class Guider(io.ComfyNode):
             description="A CFG guider whose model renders the layout with LRDM; plug into SamplerCustomAdvanced "
             "with any noise, sampler and sigmas.",
             inputs=[
-                *common_inputs(),
+                *model_inputs(PATCH_PROMPT),
                 io.Conditioning.Input("positive", tooltip="The global prompt's conditioning."),
                 io.Conditioning.Input("negative", tooltip="The negative (unconditional) conditioning."),
                 io.Float.Input(

@@ -11,7 +11,7 @@ from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
 from .encode import encode
-from .params import LAYOUT, method_inputs, split_method
+from .params import method_inputs, model_inputs, noise_inputs, split_method
 from .runtime import install
 from .spec import build_spec
 
@@ -28,15 +28,9 @@ class Sampler(io.ComfyNode):
             description="Generates a latent whose objects sit in the layout's regions (LRDiff, zero-shot). Works "
             "like KSampler with a layout, a global prompt and a negative prompt.",
             inputs=[
-                io.Model.Input("model", tooltip="The diffusion model (SD1.x, SD2.x or SDXL U-Net)."),
-                io.Clip.Input("clip", tooltip="The CLIP of the same checkpoint."),
-                LAYOUT.Input("layout", tooltip="Objects with phrases and regions."),
-                io.String.Input(
-                    "prompt",
-                    multiline=True,
-                    default="",
-                    tooltip="Global prompt describing the whole image; name the objects in it so their "
-                    "attention maps are read from it.",
+                *model_inputs(
+                    "Global prompt describing the whole image; name the objects in it so their attention maps "
+                    "are read from it."
                 ),
                 io.String.Input(
                     "negative",
@@ -45,15 +39,7 @@ class Sampler(io.ComfyNode):
                     tooltip="Negative prompt (the unconditional branch of CFG).",
                 ),
                 io.Latent.Input("latent", tooltip="Empty latent (txt2img) or an encoded image with denoise < 1."),
-                io.Int.Input(
-                    "seed",
-                    default=0,
-                    min=0,
-                    max=0xFFFFFFFFFFFFFFFF,
-                    control_after_generate=True,
-                    tooltip="Noise seed.",
-                ),
-                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Sampler steps."),
+                *noise_inputs(),
                 io.Float.Input(
                     "cfg",
                     default=7.5,

@@ -11,8 +11,8 @@ from comfy_api.latest import io
 from ..lrdm_core.layout import Layout
 from ..lrdm_core.preview import heatmaps
 from .encode import encode
-from .params import method_inputs, split_method
-from .patch_nodes import common_inputs
+from .params import method_inputs, model_inputs, noise_inputs, split_method
+from .patch_nodes import PATCH_PROMPT
 from .runtime import install
 from .spec import build_spec
 from .state import RunState
@@ -64,17 +64,9 @@ class CaptureAttention(io.ComfyNode):
             "returns each object's map as a MASK plus previews of the maps and of the vision guidance "
             "xi (Eq. 6). Use the same seed, steps and scheduler as the sampler to see what it sees.",
             inputs=[
-                *common_inputs(),
+                *model_inputs(PATCH_PROMPT),
                 io.Latent.Input("latent", tooltip="The latent the sampler starts from (its size sets the maps')."),
-                io.Int.Input(
-                    "seed",
-                    default=0,
-                    min=0,
-                    max=0xFFFFFFFFFFFFFFFF,
-                    control_after_generate=True,
-                    tooltip="Noise seed (x_T).",
-                ),
-                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Steps of the schedule (sets sigma_T)."),
+                *noise_inputs(),
                 io.Combo.Input(
                     "scheduler",
                     options=comfy.samplers.SCHEDULER_NAMES,
