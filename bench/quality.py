@@ -187,6 +187,12 @@ def main() -> int:
     ap.add_argument("--grid", type=int, default=8, help="tiles per method grid")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], help="override a method field: name.field=value")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="an extra LRDM method: name=field:value,field:value (fields of the paper preset)",
+    )
     ap.add_argument("--out", default=str(host.RESULTS / "quality.json"))
     args = ap.parse_args()
 
@@ -198,6 +204,10 @@ def main() -> int:
         key, value = item.split("=", 1)
         name, field = key.split(".", 1)
         methods[name] = dict(methods[name], **{field: type(PAPER[field])(value)})
+    for item in args.variant:
+        name, fields = item.split("=", 1)
+        over = dict(f.split(":", 1) for f in fields.split(",") if f)
+        methods[name] = dict(PAPER, **{k: type(PAPER[k])(v) for k, v in over.items()})
     runner = Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler)
     results, out_dir = {}, Path(args.out).parent
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -117,6 +117,7 @@ def main() -> int:
         capture_blocks="paper",
         capture_source="auto",
         composition="shared",
+        attn_bias=0.0,
     )
 
     def stock(n: int):
