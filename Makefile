@@ -22,12 +22,12 @@ PACK_LINK_NAME := ComfyUI-LRDM
 COMFYUI_PATH ?=
 TREE := $(if $(COMFYUI_PATH),$(abspath $(COMFYUI_PATH)),$(CURDIR)/$(HOST)/ComfyUI)
 
-# Models. DEMO_MODEL is the one place that picks the demo's default checkpoint (the toy model
-# will take over from the random-weight SD1.5 checkpoint; set it empty when the demo workflow
-# loads its own model, e.g. through LRDM_ToyModelLoader). CKPT=/path/to/real.safetensors wins.
+# Models. The demo runs the pack's small trained model (example_workflows/lrdm_demo.json loads it
+# through LRDM_ToyModelLoader, so DEMO_MODEL is empty); with CKPT=/path/to/real.safetensors it runs
+# the SD1.5 layout example on that checkpoint instead (512 px, 30 steps).
 RANDOM_CKPT := $(CACHE)/models/lrdm_random_sd15.safetensors
-DEMO_MODEL ?= $(RANDOM_CKPT)
-DEMO_WORKFLOW ?= $(firstword $(wildcard example_workflows/lrdm_demo.json) tests/server/fixtures/stock_txt2img.json)
+DEMO_MODEL ?=
+DEMO_WORKFLOW ?= $(if $(CKPT),example_workflows/lrdm_sd15_basic.json,example_workflows/lrdm_demo.json)
 DEMO_SET ?=
 CKPT ?=
 WORKFLOW ?=

@@ -35,7 +35,7 @@ class LRDMConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > MAX_STRENGTH:
                 raise user_error(
-                    f"{label} a finite number within +-{MAX_STRENGTH:g}",
+                    f"{label} to be a finite number within +-{MAX_STRENGTH:g}",
                     repr(v),
                     f"Set {label} to a value around 0-2; the paper's lambda is 1.",
                 )

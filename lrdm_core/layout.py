@@ -207,7 +207,9 @@ def layout_from_dict(data: Any) -> Layout:
             LayoutError,
         )
     version = data.get("version", LAYOUT_VERSION)
-    if not isinstance(version, int) or version < 1:
+    if isinstance(version, float) and version.is_integer():  # JSON numbers have no int/float distinction
+        version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise user_error('an integer "version" (1)', repr(version), 'Set "version": 1.', LayoutError)
     if version > LAYOUT_VERSION:
         raise user_error(
@@ -217,6 +219,13 @@ def layout_from_dict(data: Any) -> Layout:
             LayoutError,
         )
     objects = data.get("objects")
+    if objects is not None and not isinstance(objects, list):
+        raise user_error(
+            '"objects" to be a list of {"phrase": ..., "box": [x0, y0, x1, y1]} objects',
+            type(objects).__name__,
+            'Wrap the objects in [ ], e.g. "objects": [{"phrase": "a cat", "box": [0.1, 0.1, 0.5, 0.5]}].',
+            LayoutError,
+        )
     if not isinstance(objects, list):
         foreign = sorted(set(data) - _TOP_KEYS)
         raise user_error(

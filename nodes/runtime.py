@@ -33,14 +33,10 @@ def install(model, spec: LRDMSpec):
     """Clone `model` and install the LRDM wrappers (and the region-bias replaces) on the clone."""
     output_cross_attention(model)  # refuses DiT models with a clear message
     m = model.clone()
-    for kind in (
-        WrappersMP.OUTER_SAMPLE,
-        WrappersMP.SAMPLER_SAMPLE,
-        WrappersMP.PREDICT_NOISE,
-        WrappersMP.APPLY_MODEL,
-    ):
-        if m.get_wrappers(kind, WRAPPER_KEY):
-            log.warning("LRDM: the model already had an LRDM patch; the new layout replaces it.")
+    kinds = (WrappersMP.OUTER_SAMPLE, WrappersMP.SAMPLER_SAMPLE, WrappersMP.PREDICT_NOISE, WrappersMP.APPLY_MODEL)
+    if any(m.get_wrappers(kind, WRAPPER_KEY) for kind in kinds):
+        log.warning("LRDM: the model already had an LRDM patch; the new layout replaces it.")
+        for kind in kinds:
             m.remove_wrappers_with_key(kind, WRAPPER_KEY)
     m.add_wrapper_with_key(WrappersMP.OUTER_SAMPLE, WRAPPER_KEY, OuterSample(spec))
     m.add_wrapper_with_key(WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY, SamplerSample(spec))
@@ -54,12 +50,21 @@ def install(model, spec: LRDMSpec):
 def _install_bias(m) -> None:
     """A RegionBias replace on every cross-attention transformer, chained with what is there."""
     attn2 = m.model_options.setdefault("transformer_options", {}).setdefault("patches_replace", {}).get("attn2", {})
-    for block, block_id, n in all_cross_attention(m):
-        for idx in range(n):
-            prev = attn2.get((block, block_id, idx), attn2.get((block, block_id)))
-            if isinstance(prev, RegionBias):
-                prev = prev.previous
-            m.set_model_attn2_replace(RegionBias(prev), block, block_id, idx)
+    layers = [(block, block_id, idx) for block, block_id, n in all_cross_attention(m) for idx in range(n)]
+    kept = 0
+    for block, block_id, idx in layers:
+        prev = attn2.get((block, block_id, idx), attn2.get((block, block_id)))
+        if isinstance(prev, RegionBias):
+            prev = prev.previous
+        kept += prev is not None
+        m.set_model_attn2_replace(RegionBias(prev), block, block_id, idx)
+    if kept:  # RegionBias cannot bias another node's attention: that node's replace runs there unchanged
+        log.warning(
+            "LRDM: attn_bias skips %d of %d cross-attention layers that another node (e.g. IPAdapter) already "
+            "replaces; that node's attention runs there unchanged.",
+            kept,
+            len(layers),
+        )
 
 
 class OuterSample:

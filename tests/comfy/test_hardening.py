@@ -17,6 +17,7 @@ from helpers import METHOD, PROMPT, latent, layout, run_lrdm, run_stock
 
 import nodes as comfy_nodes
 
+
 def _lrdm(pack, model, clip, lat=None, **kw):
     return run_lrdm(pack, model, clip, steps=3, lat=lat or latent(8), **kw)
 
@@ -52,6 +53,8 @@ def _json(objects, **top) -> str:
         ('{"boxes": [[10, 10, 200, 200]], "labels": ["a cat"], "width": 512}',  # detector output
          ['an "objects" list', "keys ['boxes', 'labels']", "normalised to [0, 1]"]),
         ('"a cat on the left"', ['a JSON object with an "objects" list', "got str"]),
+        ('{"version": 1, "objects": {"phrase": "a cat", "box": [0, 0, 1, 1]}}',
+         ['"objects" to be a list of', "got dict", "Wrap the objects in [ ]"]),
         (_json([{"phrase": f"object {i}", "box": [0, 0, 0.5, 0.5]} for i in range(17)]),
          ["at most 16 objects", "got 17", "Merge or remove"]),
         (_json([{"phrase": "a cat", "box": [0.6, 0.1, 0.2, 0.5]}]), ["x0 < x1", "Swap the corners"]),
@@ -59,8 +62,8 @@ def _json(objects, **top) -> str:
         (_json([{"phrase": "a cat", "box": [0.2, 0.1, 1.4, 0.5]}]), ["inside the canvas", "Move or shrink"]),
         (_json([{"phrase": "  ", "box": [0, 0, 1, 1]}]), ["non-empty phrase", "Type what should appear"]),
     ],
-    ids=["empty", "malformed", "version", "gligen", "detector", "not-object", "too-many", "inverted", "zero-area",
-         "out-of-range", "empty-phrase"],
+    ids=["empty", "malformed", "version", "gligen", "detector", "not-object", "objects-not-list", "too-many",
+         "inverted", "zero-area", "out-of-range", "empty-phrase"],
 )
 def test_layout_json_node_refuses_with_the_fix(pack, text, needles):
     node = pack.nodes.layout_nodes.LayoutFromJSON
@@ -80,9 +83,9 @@ def test_layout_json_node_refuses_with_the_fix(pack, text, needles):
         (dict(t0=1.5), ["t0 in [0, 1]", "got 1.5", "Set t0 between 0"]),
         (dict(t0=-0.1), ["t0 in [0, 1]", "got -0.1"]),
         (dict(t0=float("nan")), ["t0 in [0, 1]", "got nan"]),
-        (dict(strength=float("nan")), ["strength a finite number within +-10", "got nan", "Set strength"]),
-        (dict(strength=1e9), ["strength a finite number within +-10", "got 1000000000.0"]),
-        (dict(strength_out=float("-inf")), ["strength_out a finite number", "got -inf", "Set strength_out"]),
+        (dict(strength=float("nan")), ["strength to be a finite number within +-10", "got nan", "Set strength"]),
+        (dict(strength=1e9), ["strength to be a finite number within +-10", "got 1000000000.0"]),
+        (dict(strength_out=float("-inf")), ["strength_out to be a finite number", "got -inf", "Set strength_out"]),
         (dict(attn_bias=float("nan")), ["attn_bias in [0, 20]", "got nan"]),
         (dict(capture_blocks="7,99"), ["output block ids with cross-attention (0,1,2,3,4,5)", "'7,99'"]),
     ],

@@ -68,6 +68,9 @@ def test_pixel_units_are_normalised():
         ({"objects": [{"phrase": "x"}]}, '"box"'),
         ({"version": 99, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "newer LRDM"),
         ({"boxes": [[0, 0, 1, 1]], "labels": ["x"]}, '"objects" list'),
+        ({"objects": {"phrase": "x", "box": [0, 0, 1, 1]}}, "Wrap the objects in [ ]"),
+        ({"version": True, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, 'integer "version"'),
+        ({"version": 1.5, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, 'integer "version"'),
         ({"units": "px", "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}, "width"),
     ],
 )
@@ -76,6 +79,10 @@ def test_bad_layouts_say_what_to_fix(data, needle):
         layout_from_dict(data)
     assert needle in str(e.value)
     assert str(e.value).startswith("Expected ")
+
+
+def test_version_written_as_a_float_is_accepted():
+    assert layout_from_json('{"version": 1.0, "objects": [{"phrase": "x", "box": [0, 0, 1, 1]}]}').version == 1
 
 
 def test_malformed_json_reports_position():
