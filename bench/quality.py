@@ -37,11 +37,13 @@ METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
     "mask": "mask",
-    "attn_bias": dict(PAPER, t0=0.0, attn_bias=3.0),  # DenseDiffusion-style bias on every step
-    "lrdm": PAPER,  # the paper as written
-    "lrdm_plus": dict(PAPER, t0=0.5, strength_out=0.25, attn_bias=3.0),  # the pack's best mode
+    "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
+    "lrdm": PAPER,  # the paper as written (the figure's reading: xi on each layer's input every layered step)
+    "lrdm_plus": dict(PAPER, guidance="state", t0=0.2, attn_bias=6.0),  # the best measured mode (README)
     "lrdm_layers_only": dict(PAPER, guidance="none"),
     "lrdm_guidance_only": dict(PAPER, t0=0.0, guidance="state"),
+    "lrdm_state": dict(PAPER, guidance="state"),  # authors' code: xi shifts x_T once (choice 9)
+    "lrdm_eps": dict(PAPER, guidance="eps"),  # noise-prediction reading of Eq. 8 (choice 9)
     "lrdm_fuse": dict(PAPER, composition="fuse"),
 }
 

@@ -23,7 +23,8 @@ class LRDMConfig:
     strength_in: float = 1.0  # lambda inside the region (Eq. 6)
     strength_out: float = 1.0  # lambda outside the region (Eq. 6: equal = the paper)
     top_k: int = 0  # K locations for the dynamic delta; 0 = 20 at 64x64, scaled with the latent's area
-    guidance: str = "input"  # how xi acts (choice 9): input offset + denoised estimate, state shift, eps
+    guidance: str = "state"  # how xi acts (choice 9): "state" shifts x_T once (authors code; measured best),
+    # "input" adds it to each layer's input every layered step (the figure), "eps" the noise-prediction reading
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: str = "auto"  # token maps from the global prompt if the phrase is in it, else the phrase
     composition: str = "shared"  # choice 1: per-step masked sum on a shared x_t, or "fuse" (authors' code)
@@ -67,9 +68,3 @@ class LRDMConfig:
     def with_(self, **kw) -> LRDMConfig:
         """A copy with some fields changed."""
         return replace(self, **kw)
-
-
-PRESETS: dict[str, LRDMConfig] = {
-    # The paper as written: symmetric +-lambda, offset at every layered step, t0 ~ 0.3.
-    "paper": LRDMConfig(),
-}

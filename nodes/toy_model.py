@@ -1,4 +1,4 @@
-"""The LRDM toy model in ComfyUI's own classes: SD1-style U-Net, tiny CLIP text model, pixel-unshuffle VAE."""
+"""The LRDM toy model in ComfyUI's own classes: SD1-style U-Net, tiny CLIP text model, fixed linear VAE."""
 
 from __future__ import annotations
 
@@ -96,9 +96,7 @@ class ToyLatentFormat(comfy.latent_formats.LatentFormat):
     def __init__(self) -> None:
         # Channel k holds colour k // n (n = 16 sub-pixels per cell): the preview is each cell's mean colour.
         n = LATENT_CHANNELS // IMAGE_CHANNELS
-        self.latent_rgb_factors = [
-            [1.0 / n if k // n == c else 0.0 for c in range(3)] for k in range(LATENT_CHANNELS)
-        ]
+        self.latent_rgb_factors = [[1.0 / n if k // n == c else 0.0 for c in range(3)] for k in range(LATENT_CHANNELS)]
 
 
 class ToyX0Sampling(comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.X0):
@@ -164,9 +162,7 @@ def clip_target(text_config: dict[str, Any]) -> comfy.supported_models_base.Clip
     class ToySDTokenizer(comfy.sd1_clip.SDTokenizer):
         """SD1's CLIP-L tokenizer; embeddings (textual inversion) sized to the tiny width."""
 
-        def __init__(
-            self, embedding_directory: str | None = None, tokenizer_data: dict | None = None
-        ) -> None:
+        def __init__(self, embedding_directory: str | None = None, tokenizer_data: dict | None = None) -> None:
             super().__init__(
                 embedding_directory=embedding_directory,
                 embedding_size=width,
@@ -176,9 +172,7 @@ def clip_target(text_config: dict[str, Any]) -> comfy.supported_models_base.Clip
     class ToyTokenizer(comfy.sd1_clip.SD1Tokenizer):
         """SD1Tokenizer wrapper (key 'l', like SD1.5)."""
 
-        def __init__(
-            self, embedding_directory: str | None = None, tokenizer_data: dict | None = None
-        ) -> None:
+        def __init__(self, embedding_directory: str | None = None, tokenizer_data: dict | None = None) -> None:
             super().__init__(
                 embedding_directory=embedding_directory,
                 tokenizer_data=tokenizer_data or {},
@@ -270,17 +264,14 @@ def build_model(
     load_device = comfy.model_management.get_torch_device()
     if dtype is None:
         dtype = comfy.model_management.unet_dtype(supported_dtypes=model_config.supported_inference_dtypes)
-    manual_cast = comfy.model_management.unet_manual_cast(
-        dtype, load_device, model_config.supported_inference_dtypes
-    )
+    manual_cast = comfy.model_management.unet_manual_cast(dtype, load_device, model_config.supported_inference_dtypes)
     model_config.set_inference_dtype(dtype, manual_cast)
     model = model_config.get_model({}, device=torch.device("cpu"))
     if state_dict is not None:
         missing, unexpected = model.diffusion_model.load_state_dict(state_dict, strict=False)
         if missing or unexpected:
             raise ValueError(
-                f"Toy U-Net weights do not match its config: missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]}."
+                f"Toy U-Net weights do not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}."
             )
     return comfy.model_patcher.ModelPatcher(
         model, load_device=load_device, offload_device=comfy.model_management.unet_offload_device()
@@ -300,8 +291,7 @@ def build_clip(
         missing = [k for k in missing if not k.endswith(("position_ids", "logit_scale"))]
         if missing or unexpected:
             raise ValueError(
-                f"Toy text weights do not match its config: missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]}."
+                f"Toy text weights do not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}."
             )
     return clip
 
@@ -318,9 +308,7 @@ def _split_state_dict(sd: dict[str, torch.Tensor], text_width: int) -> tuple[dic
     return unet, text
 
 
-def load_toy(
-    path: str, dtype: torch.dtype | None = None
-) -> tuple[Any, comfy.sd.CLIP, ToyVAE, dict[str, Any]]:
+def load_toy(path: str, dtype: torch.dtype | None = None) -> tuple[Any, comfy.sd.CLIP, ToyVAE, dict[str, Any]]:
     """Load (MODEL patcher, CLIP, VAE, metadata) from a toy safetensors checkpoint."""
     sd, metadata = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
     metadata = metadata or {}
@@ -360,9 +348,7 @@ def available_weights() -> list[str]:
     """Toy checkpoints shipped in the pack's models/ folder."""
     if not os.path.isdir(MODELS_DIR):
         return [DEFAULT_WEIGHTS]
-    found = sorted(
-        f for f in os.listdir(MODELS_DIR) if f.startswith("lrdm_toy") and f.endswith(".safetensors")
-    )
+    found = sorted(f for f in os.listdir(MODELS_DIR) if f.startswith("lrdm_toy") and f.endswith(".safetensors"))
     return found or [DEFAULT_WEIGHTS]
 
 
@@ -394,9 +380,7 @@ class ToyModelLoader(io.ComfyNode):
             outputs=[
                 io.Model.Output(tooltip="The toy U-Net (x0-prediction, SD1-style cross-attention)."),
                 io.Clip.Output(tooltip="Tiny CLIP text model behind the real SD1 tokenizer."),
-                io.Vae.Output(
-                    tooltip="Fixed linear VAE: 2x2 block means, pixel-unshuffled (48 x H/8 x W/8)."
-                ),
+                io.Vae.Output(tooltip="Fixed linear VAE: 2x2 block means, pixel-unshuffled (48 x H/8 x W/8)."),
             ],
         )
 

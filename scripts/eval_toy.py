@@ -32,6 +32,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sampler", default="euler")
     p.add_argument("--scheduler", default="normal")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-objects", type=int, default=3, help="objects per caption: 1..this")
     p.add_argument("--grid", default="", help="write a PNG grid of the samples here")
     p.add_argument("--json", default="", help="write the metrics here")
     p.add_argument("--gt", action="store_true", help="score ground-truth renders instead of samples")
@@ -44,7 +45,7 @@ def main() -> None:
     a = parse_args()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
-    sc = [scenes.sample_scene(rng) for _ in range(a.n)]
+    sc = [scenes.sample_scene(rng, max_objects=a.max_objects) for _ in range(a.n)]
     t0 = time.time()
     if a.gt:
         images = np.stack([scenes.render(s) for s in sc])  # [N, H, W, 3]
@@ -79,9 +80,16 @@ def main() -> None:
     tot = [0, 0, 0, 0, 0]
     count_ok = 0
     palette = []
+    confusion = {f"{a}->{b}": 0 for a in scenes.SHAPES for b in scenes.SHAPES}
     for s, img in zip(sc, images, strict=True):
         dets = detect.detect(img)
         m = detect.match_caption([(o.colour, o.shape) for o in s.objects], dets)
+        if len(s.objects) == len({o.colour for o in s.objects}):  # one object per colour: unambiguous pairs
+            for o in s.objects:
+                same = [d for d in dets if d.colour == o.colour]
+                if same:
+                    best = next((d for d in same if d.shape == o.shape), same[0])
+                    confusion[f"{o.shape}->{best.shape}"] += 1
         tot = [x + y for x, y in zip(tot, m, strict=True)]
         count_ok += int(m.detections == m.expected)
         palette.append(detect.near_palette_fraction(img))
@@ -96,6 +104,8 @@ def main() -> None:
         "count_accuracy": count_ok / a.n,
         "near_palette": float(np.mean(palette)),
         "seconds": round(elapsed, 1),
+        "shape_confusion (asked->drawn)": confusion,
+        "max_objects": a.max_objects,
         "steps": a.steps,
         "cfg": a.cfg,
         "sampler": a.sampler,

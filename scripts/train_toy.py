@@ -4,7 +4,9 @@ The model is built with nodes/toy_model.py's builders, so the exported weights l
 LRDM_ToyModelLoader. Data are generated on the fly by lrdm_core.toy.scenes: batch k depends only on
 (seed, k), so a resumed run sees the same data as an uninterrupted one.
 
-    .venv/bin/python scripts/train_toy.py --steps 6000 --ckpt /tmp/toy_ckpt.pt  # resumes if the file exists
+    .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt /tmp/lrdm_toy_repro.pt  # shipped
+
+A run resumes from --ckpt when that file exists (same flags); --max-minutes stops early and exports.
 """
 
 from __future__ import annotations
@@ -265,8 +267,9 @@ def main() -> None:
     if a.export_only:
         export(start)
         return
+    end = min(a.steps, a.stop_at) if a.stop_at else a.steps
     bar = tqdm(
-        range(start, a.steps),
+        range(start, end),
         initial=start,
         total=a.steps,
         mininterval=20.0,
@@ -313,7 +316,7 @@ def main() -> None:
         if (step + 1) % a.log_every == 0:
             bar.set_postfix_str(f"v-loss {np.mean(losses[-a.log_every :]):.4f} lr {lr_at(step, a):.2e}")
             per_step = (time.time() - t_start) / max(1, step + 1 - start)
-            eta = per_step * (min(a.steps, a.stop_at or a.steps) - step - 1) / 60
+            eta = per_step * (end - step - 1) / 60
             print(
                 f"step {step + 1} v-loss {np.mean(losses[-a.log_every :]):.4f} ({per_step:.2f} s/step, "
                 f"ETA {eta:.1f} min)",
@@ -325,12 +328,10 @@ def main() -> None:
             print(f"time limit reached at step {step + 1}", flush=True)
             step += 1
             break
-        if a.stop_at and step + 1 >= a.stop_at:
-            print(f"stopped at step {step + 1} (--stop-at)", flush=True)
-            step += 1
-            break
     else:
-        step = a.steps
+        step = max(start, end)
+        if end < a.steps:
+            print(f"stopped at step {step} (--stop-at)", flush=True)
     bar.close()
     save_ckpt(step)
     export(step)

@@ -38,15 +38,12 @@ def rgb_to_hue(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mx, mn = image.max(-1), image.min(-1)  # [H, W]
     chroma = mx - mn  # [H, W]
     safe = np.where(chroma > 1e-6, chroma, 1.0)
-    hue = np.where(
-        mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
-    )
+    hue = np.where(mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
     return (hue * 60.0) % 360.0, chroma  # [H, W], [H, W]
 
 
 PALETTE_HUES: dict[str, float] = {
-    name: float(rgb_to_hue(np.array(rgb, dtype=np.float64)[None, None])[0][0, 0])
-    for name, rgb in COLOURS.items()
+    name: float(rgb_to_hue(np.array(rgb, dtype=np.float64)[None, None])[0][0, 0]) for name, rgb in COLOURS.items()
 }
 
 

@@ -151,9 +151,7 @@ def render(scene: Scene) -> np.ndarray:
     return img.repeat(scene.grid, 0).repeat(scene.grid, 1)  # [H, W, 3]
 
 
-def sample_batch(
-    seed: int, n: int, size: int = IMAGE_SIZE, **scene_kwargs: int
-) -> tuple[list[Scene], np.ndarray]:
+def sample_batch(seed: int, n: int, size: int = IMAGE_SIZE, **scene_kwargs: int) -> tuple[list[Scene], np.ndarray]:
     """Scenes and images [n, H, W, 3] drawn from one seed (same seed, same batch)."""
     rng = np.random.default_rng(seed)
     scenes = [sample_scene(rng, size=size, **scene_kwargs) for _ in range(n)]

@@ -77,9 +77,7 @@ def test_cross_attention_in_output_blocks(loaded) -> None:
     """Cross-attention transformers sit in output blocks at two resolutions (layout methods read them)."""
     model = loaded[0]
     unet = model.model.diffusion_model
-    with_attn = [
-        i for i, blk in enumerate(unet.output_blocks) if any(hasattr(m, "attn2") for m in blk.modules())
-    ]
+    with_attn = [i for i, blk in enumerate(unet.output_blocks) if any(hasattr(m, "attn2") for m in blk.modules())]
     assert len(with_attn) == len(unet.output_blocks) >= 4
     assert any(hasattr(m, "attn2") for m in unet.middle_block.modules())
     assert any(hasattr(m, "attn2") for m in unet.input_blocks.modules())
@@ -114,3 +112,49 @@ def test_draws_the_asked_colour(loaded, pack) -> None:
         colour = prompt.split()[1]
         hits += any(d.colour == colour for d in detect.detect(img))
     assert hits >= 3
+
+
+def _train(tmp_path, out: str, *extra: str) -> None:
+    """Run scripts/train_toy.py for a few tiny steps in a subprocess (one thread)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import comfy.sd
+
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [
+        sys.executable,
+        str(repo / "scripts" / "train_toy.py"),
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--warmup",
+        "1",
+        "--log-every",
+        "1",
+        "--ckpt",
+        str(tmp_path / f"{out}.pt"),
+        "--out",
+        str(tmp_path / f"{out}.safetensors"),
+        "--comfy",
+        str(Path(comfy.sd.__file__).resolve().parents[1]),
+        *extra,
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+
+def test_training_resumes_exactly(tmp_path, toy) -> None:
+    """3 steps straight == 2 steps, stop, resume to 3 (same weights bit for bit); the export loads."""
+    import safetensors.torch
+
+    _train(tmp_path, "straight")
+    _train(tmp_path, "resumed", "--stop-at", "2")
+    _train(tmp_path, "resumed")
+    a = safetensors.torch.load_file(str(tmp_path / "straight.safetensors"))
+    b = safetensors.torch.load_file(str(tmp_path / "resumed.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    model, clip, vae, meta = toy.load_toy(str(tmp_path / "straight.safetensors"))
+    assert meta["steps"] == "3"
