@@ -108,17 +108,7 @@ def main() -> int:
     model.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, "bench_counter", count)
     sampler_node = pack.nodes.sampler_node
     latent = {"samples": torch.zeros(1, 4, args.size // 8, args.size // 8)}
-    method = dict(
-        t0=args.t0,
-        strength=1.0,
-        strength_out=1.0,
-        top_k=0,
-        guidance="input",
-        capture_blocks="paper",
-        capture_source="auto",
-        composition="shared",
-        attn_bias=0.0,
-    )
+    method = pack.nodes.params.node_kwargs(pack.lrdm_core.config.LRDMConfig(t0=args.t0, guidance="input"))
 
     def stock(n: int):
         prompt = " and ".join(PHRASES[:n])

@@ -166,3 +166,10 @@ def split_method(kwargs: dict) -> tuple[LRDMConfig, dict]:
     """Pop the method inputs out of a node's kwargs: (config, the rest)."""
     rest = dict(kwargs)
     return config_from(**{k: rest.pop(k) for k in METHOD_KEYS}), rest
+
+
+def node_kwargs(config: LRDMConfig) -> dict:
+    """The node inputs of method_inputs() for a config (inverse of config_from)."""
+    d = config.to_dict()
+    d["strength"] = d.pop("strength_in")
+    return {k: d[k] for k in METHOD_KEYS}

@@ -93,3 +93,10 @@ def test_layout_preview_draws_regions(pack):
     red = torch.tensor([0.90, 0.10, 0.29])
     assert torch.allclose(img[0, 10, 3], red, atol=1e-3)  # the first box's border, in its colour
     assert torch.allclose(img[0, 0, 63], torch.full((3,), 0.92))  # outside every box: untouched
+
+
+def test_node_kwargs_round_trip(pack):
+    params = pack.nodes.params
+    cfg = pack.lrdm_core.config.LRDMConfig(t0=0.4, strength_in=1.5, strength_out=0.5, attn_bias=2.0)
+    assert params.config_from(**params.node_kwargs(cfg)) == cfg
+    assert set(params.node_kwargs(cfg)) == {i.id for i in params.method_inputs()}
