@@ -299,13 +299,27 @@ def build(graph: list[tuple], info: dict) -> dict:
     }
 
 
+def thumbnail(graph: list[tuple], path: Path) -> None:
+    """A same-name .jpg for the template browser: the example's layout drawn by LRDM_LayoutPreview's code."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    pack = sys.modules["lrdm_pack"]
+    text = next(inputs["json"] for _, ctype, inputs, _ in graph if ctype == "LRDM_LayoutFromJSON")
+    base = torch.full((1, 256, 256, 3), 0.92)  # [1, H, W, 3]
+    img = pack.lrdm_core.preview.draw_regions(pack.lrdm_core.layout.layout_from_json(text), base)[0]
+    Image.fromarray((img.numpy() * 255).astype(np.uint8)).save(path, quality=90)
+
+
 def main() -> int:
     info = object_info()
     OUT.mkdir(exist_ok=True)
     for name, graph in EXAMPLES.items():
         path = OUT / f"{name}.json"
         path.write_text(json.dumps(build(graph, info), indent=1) + "\n")
-        sys.stdout.write(f"wrote {path.relative_to(REPO)}\n")
+        thumbnail(graph, path.with_suffix(".jpg"))
+        sys.stdout.write(f"wrote {path.relative_to(REPO)} and its .jpg\n")
     return 0
 
 

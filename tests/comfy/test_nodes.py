@@ -100,3 +100,15 @@ def test_node_kwargs_round_trip(pack):
     cfg = pack.lrdm_core.config.LRDMConfig(t0=0.4, strength_in=1.5, strength_out=0.5, attn_bias=2.0)
     assert params.config_from(**params.node_kwargs(cfg)) == cfg
     assert set(params.node_kwargs(cfg)) == {i.id for i in params.method_inputs()}
+
+
+def test_every_node_has_a_help_page_and_every_example_a_thumbnail(pack):
+    from conftest import REPO
+
+    for node in pack.nodes.NODE_LIST:
+        page = REPO / "web" / "docs" / f"{node.define_schema().node_id}.md"
+        assert page.is_file() and page.read_text().startswith("# "), page
+    examples = sorted((REPO / "example_workflows").glob("*.json"))
+    assert examples
+    for wf in examples:
+        assert wf.with_suffix(".jpg").is_file(), wf
