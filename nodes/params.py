@@ -39,10 +39,15 @@ def noise_inputs() -> list:
         io.Int.Input(
             "seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True, tooltip="Noise seed (x_T)."
         ),
-        io.Int.Input(
-            "steps", default=30, min=1, max=10000, tooltip="Sampler steps (t0 of them are layered)."
-        ),
+        io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Sampler steps (t0 of them are layered)."),
     ]
+
+
+def cfg_input() -> io.Float.Input:
+    """Classifier-free guidance scale, as on KSampler."""
+    return io.Float.Input(
+        "cfg", default=7.5, min=0.0, max=100.0, step=0.1, tooltip="Classifier-free guidance scale (paper: 7.5)."
+    )
 
 
 def method_inputs() -> list:
@@ -160,12 +165,6 @@ METHOD_KEYS = (
     "composition",
     "attn_bias",
 )
-
-
-def split_method(kwargs: dict) -> tuple[LRDMConfig, dict]:
-    """Pop the method inputs out of a node's kwargs: (config, the rest)."""
-    rest = dict(kwargs)
-    return config_from(**{k: rest.pop(k) for k in METHOD_KEYS}), rest
 
 
 def node_kwargs(config: LRDMConfig) -> dict:

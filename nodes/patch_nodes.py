@@ -6,7 +6,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
-from .params import method_inputs, model_inputs, split_method
+from .params import cfg_input, config_from, method_inputs, model_inputs
 from .runtime import install
 from .spec import build_spec
 
@@ -41,7 +41,7 @@ class ApplyLayout(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, clip, layout: Layout, prompt: str, objects_conditioning=None, **kw) -> io.NodeOutput:
-        config, _ = split_method(kw)
+        config = config_from(**kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         return io.NodeOutput(install(model, spec))
 
@@ -61,14 +61,7 @@ class Guider(io.ComfyNode):
                 *model_inputs(PATCH_PROMPT),
                 io.Conditioning.Input("positive", tooltip="The global prompt's conditioning."),
                 io.Conditioning.Input("negative", tooltip="The negative (unconditional) conditioning."),
-                io.Float.Input(
-                    "cfg",
-                    default=7.5,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    tooltip="Classifier-free guidance scale (paper: 7.5).",
-                ),
+                cfg_input(),
                 *method_inputs(),
                 OBJECT_CONDS,
             ],
@@ -88,7 +81,7 @@ class Guider(io.ComfyNode):
         objects_conditioning=None,
         **kw,
     ) -> io.NodeOutput:
-        config, _ = split_method(kw)
+        config = config_from(**kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         guider = comfy.samplers.CFGGuider(install(model, spec))
         guider.set_conds(positive, negative)

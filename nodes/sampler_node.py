@@ -11,7 +11,7 @@ from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
 from .encode import encode
-from .params import method_inputs, model_inputs, noise_inputs, split_method
+from .params import cfg_input, config_from, method_inputs, model_inputs, noise_inputs
 from .runtime import install
 from .spec import build_spec
 
@@ -40,14 +40,7 @@ class Sampler(io.ComfyNode):
                 ),
                 io.Latent.Input("latent", tooltip="Empty latent (txt2img) or an encoded image with denoise < 1."),
                 *noise_inputs(),
-                io.Float.Input(
-                    "cfg",
-                    default=7.5,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    tooltip="Classifier-free guidance scale (paper: 7.5).",
-                ),
+                cfg_input(),
                 io.Combo.Input(
                     "sampler_name",
                     options=comfy.samplers.SAMPLER_NAMES,
@@ -90,7 +83,7 @@ class Sampler(io.ComfyNode):
         denoise: float,
         **kw,
     ) -> io.NodeOutput:
-        config, _ = split_method(kw)
+        config = config_from(**kw)
         patched = install(model, build_spec(clip, layout, prompt, config))
         positive, uncond = encode(clip, prompt), encode(clip, negative)
         return io.NodeOutput(

@@ -11,7 +11,7 @@ from comfy_api.latest import io
 from ..lrdm_core.layout import Layout
 from ..lrdm_core.preview import heatmaps
 from .encode import encode
-from .params import method_inputs, model_inputs, noise_inputs, split_method
+from .params import config_from, method_inputs, model_inputs, noise_inputs
 from .patch_nodes import PATCH_PROMPT
 from .runtime import install
 from .spec import build_spec
@@ -95,7 +95,7 @@ class CaptureAttention(io.ComfyNode):
         scheduler: str,
         **kw,
     ) -> io.NodeOutput:
-        config, _ = split_method(kw)
+        config = config_from(**kw)
         state = capture(model, clip, layout, prompt, latent, seed, steps, scheduler, config)
         maps = state.maps[:, 0].float()  # [n, H, W] (first batch item)
         h, w = maps.shape[-2:]
