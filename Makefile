@@ -26,6 +26,10 @@ TREE := $(if $(COMFYUI_PATH),$(abspath $(COMFYUI_PATH)),$(CURDIR)/$(HOST)/ComfyU
 # through LRDM_ToyModelLoader, so DEMO_MODEL is empty); with CKPT=/path/to/real.safetensors it runs
 # the SD1.5 layout example on that checkpoint instead (512 px, 30 steps).
 RANDOM_CKPT := $(CACHE)/models/lrdm_random_sd15.safetensors
+# Stand-ins for the SDXL and LoRA example workflows in the server tests (tools/hostkit/sdxl.py, lora.py).
+RANDOM_SDXL := $(CACHE)/models/lrdm_random_sdxl.safetensors
+RANDOM_LORA := $(CACHE)/models/lrdm_random_sd15_lora.safetensors
+TEST_MODELS := $(RANDOM_CKPT) $(RANDOM_SDXL) $(RANDOM_LORA)
 DEMO_MODEL ?=
 DEMO_WORKFLOW ?= $(if $(CKPT),example_workflows/lrdm_sd15_basic.json,example_workflows/lrdm_demo.json)
 DEMO_SET ?=
@@ -51,12 +55,14 @@ HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
 PYTEST := $(PY) -m pytest
 
 .PHONY: help host venv tree models examples demo run serve lint test test-fast test-core test-comfy \
-	test-server test-browser browser-deps clean clean-host _tiers bench-quality bench-speed screenshots
+	test-server test-browser browser-deps clean clean-host _tiers bench-quality bench-speed bench-real screenshots \
+	images-manifest icon
 
 help:
 	@echo "LRDM make targets"
 	@echo "  host          venv (.venv, Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
-	@echo "  models        the random-weight SD1.5 checkpoint ($(RANDOM_CKPT), 2.1 GB)"
+	@echo "  models        random-weight test models in $(CACHE)/models: SD1.5 checkpoint (2.1 GB),"
+	@echo "                SDXL-architecture checkpoint (1.6 GB), SD1.5 LoRA (5 MB)"
 	@echo "  demo          run $(DEMO_WORKFLOW) on a headless ComfyUI; images -> $(OUT)/  [CKPT=file]"
 	@echo "  run           WORKFLOW=ui.json [CKPT=file] [OUT=dir] [URL=http://host:port] [SET='steps=4 ...']"
 	@echo "                [SHRINK=1: 64x64, batch 1, <= 3 steps, as in the server tests]"
@@ -65,6 +71,11 @@ help:
 	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
 	@echo "  bench-quality layout accuracy on the toy model [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
 	@echo "  bench-speed   LRDM vs stock KSampler, time and memory [BENCH_ARGS='--size 64 --steps 20']"
+	@echo "  bench-real    CKPT=file [ARGS='--methods plain,lrdm --seeds 2']: a real checkpoint with and without LRDM,"
+	@echo "                CLIP score + detector IoU/AP50 (docs/EVALUATION.md; needs the eval extra; ARGS=--toy: toy model)"
+	@echo "  screenshots   README pictures from the real frontend -> docs/images (+ screenshots.json hashes)"
+	@echo "  images-manifest  re-hash the README figures that are not screenshots (docs/images/screenshots.json)"
+	@echo "  icon          docs/images/icon.png (registry icon) from tools/make_icon.py"
 	@echo "  lint          ruff check"
 	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
 	@echo "  test-fast     test-core + test-comfy"
@@ -111,10 +122,16 @@ tree: $(TREE_DEP)
 	  if [ -L "$$link" ] || [ ! -e "$$link" ]; then ln -sfn "$(CURDIR)" "$$link"; \
 	  else echo "warning: $$link exists and is not a symlink; left alone"; fi
 
-models: $(RANDOM_CKPT)
+models: $(TEST_MODELS)
 
 $(RANDOM_CKPT): tools/hostkit/checkpoint.py | $(VENV_STAMP) tree
 	$(HOSTKIT) ckpt --tree $(TREE) --out $@
+
+$(RANDOM_SDXL): tools/hostkit/sdxl.py | $(VENV_STAMP) tree
+	$(HOSTKIT) ckpt --arch sdxl --tree $(TREE) --out $@
+
+$(RANDOM_LORA): tools/hostkit/lora.py | $(VENV_STAMP) tree
+	$(HOSTKIT) lora --tree $(TREE) --out $@
 
 # --- run / demo / serve -----------------------------------------------------------------------
 
@@ -144,15 +161,33 @@ BENCH_ARGS ?=
 
 bench-quality: host
 	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
+	@echo "README picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
 
 bench-speed: host $(RANDOM_CKPT)
 	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py --ckpt "$(abspath $(RANDOM_CKPT))" $(BENCH_ARGS)
 
-# README pictures from the real frontend (the browser tier's editor test, saving into docs/images).
+# A real checkpoint (or ARGS=--toy) through bench/eval_real.py: images + CLIP / detector scores (docs/EVALUATION.md).
+ARGS ?=
+bench-real: host
+	COMFYUI_PATH="$(TREE)" $(PY) bench/eval_real.py $(if $(CKPT),--ckpt "$(abspath $(CKPT))") $(ARGS) $(BENCH_ARGS)
+
+# README pictures from the real frontend: the browser tier's editor test and the example-workflow screenshots
+# (lrdm_demo queued, the toy step-by-step's attention previews), saved into docs/images; then their sha256 into
+# docs/images/screenshots.json (tests/core/test_docs.py checks the README's pictures against it).
 screenshots: host $(RANDOM_CKPT) browser-deps
 	mkdir -p docs/images
 	COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)" \
-	  LRDM_SCREENSHOT_DIR="$(CURDIR)/docs/images" $(PYTEST) tests/browser/test_layout_editor.py -q
+	  LRDM_SCREENSHOT_DIR="$(CURDIR)/docs/images" $(PYTEST) tests/browser/test_layout_editor.py \
+	  tests/browser/test_screenshots.py -q
+	$(PY) tools/image_manifest.py --screenshots
+
+# After replacing a README figure that is not a screenshot (bench grid, demo picture): re-hash it.
+images-manifest: venv
+	$(PY) tools/image_manifest.py
+
+# The registry icon (docs/images/icon.png, [tool.comfy] Icon), drawn by a script.
+icon: venv
+	$(PY) tools/make_icon.py
 
 # --- tests ------------------------------------------------------------------------------------
 
@@ -176,11 +211,14 @@ test-core: venv
 test-comfy: host
 	$(call pytest_tier,tests/comfy,COMFYUI_PATH="$(TREE)")
 
-test-server: host $(RANDOM_CKPT)
-	$(call pytest_tier,tests/server,COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))")
+TEST_MODEL_ENV := LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_TEST_SDXL_CKPT="$(abspath $(RANDOM_SDXL))" \
+	LRDM_TEST_LORA="$(abspath $(RANDOM_LORA))"
+
+test-server: host $(TEST_MODELS)
+	$(call pytest_tier,tests/server,COMFYUI_PATH="$(TREE)" $(TEST_MODEL_ENV))
 
 test-browser: host $(RANDOM_CKPT) browser-deps
-	$(call pytest_tier,tests/browser,COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)")
+	$(call pytest_tier,tests/browser,COMFYUI_PATH="$(TREE)" $(TEST_MODEL_ENV) LRDM_CHROMIUM="$(CHROMIUM)")
 
 test-fast:
 	@$(MAKE) --no-print-directory _tiers TIERS="test-core test-comfy"

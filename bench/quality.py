@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host  # noqa: E402
 
+# Node inputs of lrdm_core.config.PRESETS (tests/comfy/test_nodes.py checks they match).
 PAPER = dict(
     t0=0.3,
     strength=1.0,
@@ -32,6 +33,12 @@ PAPER = dict(
     capture_source="auto",
     composition="shared",
     attn_bias=0.0,
+    delta_space="latent",
+    self_bias=0.0,
+    bias_end=1.0,
+)
+PLUS = dict(
+    PAPER, t0=0.2, guidance="state", attn_bias=12.0, delta_space="rgb", self_bias=6.0, bias_end=0.8
 )
 METHODS: dict[str, dict | str] = {
     "plain": "plain",
@@ -39,7 +46,9 @@ METHODS: dict[str, dict | str] = {
     "mask": "mask",
     "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
     "lrdm": PAPER,  # the paper as written (the figure's reading: xi on each layer's input every layered step)
-    "lrdm_plus": dict(PAPER, guidance="state", t0=0.2, attn_bias=6.0),  # the best measured mode (README)
+    "lrdm_plus": PLUS,  # the node defaults: the best measured mode (README)
+    "lrdm_plus_no_bias": dict(PLUS, attn_bias=0.0, self_bias=0.0),  # its LRDM part alone
+    "bias_only": dict(PLUS, t0=0.0, guidance="none"),  # its region biases alone (no layers, no guidance)
     "lrdm_layers_only": dict(PAPER, guidance="none"),
     "lrdm_guidance_only": dict(PAPER, t0=0.0, guidance="state"),
     "lrdm_state": dict(PAPER, guidance="state"),  # authors' code: xi shifts x_T once (choice 9)
@@ -67,6 +76,7 @@ class Runner:
     def latent(self) -> dict:
         return {"samples": torch.zeros(1, 4, self.size // 8, self.size // 8)}
 
+    @torch.inference_mode()  # as ComfyUI's executor runs nodes (a real VAE's decode would otherwise need grad)
     def run(self, method, line: dict, seed: int) -> np.ndarray:
         """Sample one layout line with one method."""
         if isinstance(method, dict):
@@ -158,10 +168,27 @@ def evaluate(images: list[np.ndarray], lines: list[dict]) -> dict:
     }
 
 
+README_ROWS = ("plain", "mask", "lrdm", "lrdm_plus")  # the README's grid: one row per method
+
+
 def grid(images: list[np.ndarray], lines: list[dict], path: Path, n: int) -> None:
     """Save the first n outputs side by side with their target boxes drawn in white."""
     from PIL import Image
 
+    Image.fromarray(grid_row(images, lines, n)).resize((min(n, len(images)) * 136, 136), Image.NEAREST).save(path)
+
+
+def readme_grid(rows: dict[str, np.ndarray], path: Path) -> None:
+    """The README picture: the grid rows of README_ROWS stacked (bench/results/quality_grid.png)."""
+    from PIL import Image
+
+    stack = np.concatenate([rows[m] for m in README_ROWS if m in rows], axis=0)  # [rows*68, n*68, 3]
+    h, w, _ = stack.shape
+    Image.fromarray(stack).resize((w * 2, h * 2), Image.NEAREST).save(path)
+
+
+def grid_row(images: list[np.ndarray], lines: list[dict], n: int) -> np.ndarray:
+    """The first n outputs side by side, target boxes in white, as uint8 [68, n*68, 3]."""
     tiles = []
     for img, line in zip(images[:n], lines[:n], strict=False):
         t = (img * 255).astype(np.uint8).copy()
@@ -172,7 +199,7 @@ def grid(images: list[np.ndarray], lines: list[dict], path: Path, n: int) -> Non
             t[y0, x0 : x1 + 1] = t[y1, x0 : x1 + 1] = 255
             t[y0 : y1 + 1, x0] = t[y0 : y1 + 1, x1] = 255
         tiles.append(np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=40))
-    Image.fromarray(np.concatenate(tiles, axis=1)).resize((len(tiles) * 136, 136), Image.NEAREST).save(path)
+    return np.concatenate(tiles, axis=1)
 
 
 def main() -> int:
@@ -211,7 +238,7 @@ def main() -> int:
         over = dict(f.split(":", 1) for f in fields.split(",") if f)
         methods[name] = dict(PAPER, **{k: type(PAPER[k])(v) for k, v in over.items()})
     runner = Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler)
-    results, out_dir = {}, Path(args.out).parent
+    results, rows, out_dir = {}, {}, Path(args.out).parent
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, method in methods.items():
         images, used, t = [], [], time.perf_counter()
@@ -224,6 +251,7 @@ def main() -> int:
             evaluate(images, used), sec_per_image=sec, config=method if isinstance(method, dict) else None
         )
         grid(images, used, out_dir / f"quality_grid_{name}.png", args.grid)
+        rows[name] = grid_row(images, used, args.grid)
         print_row(name, results[name])
     Path(args.out).write_text(
         json.dumps(
@@ -239,6 +267,8 @@ def main() -> int:
             indent=1,
         )
     )
+    if any(m in rows for m in README_ROWS):
+        readme_grid(rows, out_dir / "quality_grid.png")
     return 0
 
 

@@ -90,3 +90,14 @@ def region_logit_bias(
             if c < n_keys:
                 bias[:, c] += strength * (2.0 * m[i] - 1.0)
     return bias  # [N, T]
+
+
+def segment_logit_bias(segments: torch.Tensor, strength: float, res_h: int, res_w: int) -> torch.Tensor:
+    """Self-attention bias [N, N] = strength * (2 S - 1), S[p, q] = sum_s w_s(p) w_s(q) (DenseDiffusion-style).
+
+    S is the chance that pixels p and q share a segment; segments: [S, H, W] soft weights (the objects'
+    composition weights and the background's, summing to 1 per pixel), area-resampled to res_h x res_w.
+    """
+    w = F.interpolate(segments[:, None].float(), size=(res_h, res_w), mode="area")[:, 0]  # [S, h, w]
+    w = w.reshape(w.shape[0], -1)  # [S, N]
+    return strength * (2.0 * (w.T @ w) - 1.0)  # [N, N]

@@ -28,6 +28,17 @@ def top_k_mean(x: torch.Tensor, attn: torch.Tensor, k: int) -> torch.Tensor:
     return picked.mean(dim=2)  # [B, C]
 
 
+def colour_part(delta: torch.Tensor, rgb_factors: torch.Tensor) -> torch.Tensor:
+    """delta projected on the span of the latent->RGB factors: the latent of delta's mean colour.
+
+    Stands in for the authors' image-space delta (decode, mean colour at the top-K pixels, encode) with the
+    model's linear latent->RGB preview map F [C, 3]: P = F (F^T F)^+ F^T. delta: [B, C]; returns [B, C].
+    """
+    f = rgb_factors.to(delta)  # [C, 3]
+    proj = f @ torch.linalg.pinv(f)  # [C, C]
+    return delta @ proj.T  # [B, C]
+
+
 def guidance_offset(delta: torch.Tensor, region: torch.Tensor, strength_in: float, strength_out: float) -> torch.Tensor:
     """xi = delta * (s_in * M - s_out * (1 - M)) (Eq. 6; s_in = s_out = lambda is the paper).
 

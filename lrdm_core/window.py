@@ -13,13 +13,14 @@ def layered_steps(num_steps: int, fraction: float) -> int:
     return round(fraction * num_steps)
 
 
-def check_fraction(fraction: float) -> None:
-    """t0 must be a finite fraction in [0, 1]."""
+def check_fraction(fraction: float, name: str = "t0") -> None:
+    """A step fraction (t0, bias_end) must be a finite number in [0, 1]."""
     if not isinstance(fraction, (int, float)) or not (0.0 <= float(fraction) <= 1.0):
+        fix = "the paper uses about 0.3" if name == "t0" else "1 = every step"
         raise user_error(
-            "a layered fraction t0 in [0, 1]",
+            f"a step fraction {name} in [0, 1]",
             repr(fraction),
-            "Set t0 between 0 (off) and 1 (all steps); the paper uses about 0.3.",
+            f"Set {name} between 0 (no steps) and 1 (all steps); {fix}.",
         )
 
 

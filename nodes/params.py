@@ -7,6 +7,7 @@ from comfy_api.latest import io
 from ..lrdm_core.config import (
     CAPTURE_SOURCES,
     COMPOSITIONS,
+    DELTA_SPACES,
     GUIDANCE_MODES,
     MAX_BIAS,
     MAX_STRENGTH,
@@ -122,9 +123,39 @@ def method_inputs() -> list:
             min=0.0,
             max=MAX_BIAS,
             step=0.1,
-            tooltip="Beyond the paper: after t0, bias the global prompt's object tokens towards their "
-            "regions on every cross-attention block (DenseDiffusion-style; logit units). Keeps "
-            "small objects from vanishing. 0 = off (the paper).",
+            tooltip="Beyond the paper: bias the global prompt's object tokens towards their regions on "
+            "every cross-attention block whenever the global prompt is evaluated (DenseDiffusion-style; "
+            "logit units). Keeps small objects from vanishing. 0 = off (the paper).",
+        ),
+        io.Combo.Input(
+            "delta_space",
+            options=list(DELTA_SPACES),
+            default=_D.delta_space,
+            optional=True,  # optional: workflows saved before these three inputs existed still validate
+            tooltip="Vision-guidance delta (Eq. 6): 'latent' = the mean latent at the top-K locations (the "
+            "paper); 'rgb' = only its colour part, through the model's latent->RGB preview factors (the "
+            "authors' code takes the mean colour in image space): less texture, stronger colour cue.",
+        ),
+        io.Float.Input(
+            "self_bias",
+            default=_D.self_bias,
+            optional=True,
+            min=0.0,
+            max=MAX_BIAS,
+            step=0.1,
+            tooltip="Beyond the paper: on the global prompt's passes, self-attention favours pixels of the "
+            "same region and damps attention across regions (DenseDiffusion-style; logit units). Keeps "
+            "objects inside and shaped like their boxes; may cost some image quality. 0 = off.",
+        ),
+        io.Float.Input(
+            "bias_end",
+            default=_D.bias_end,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            optional=True,
+            tooltip="Beyond the paper: attn_bias and self_bias act in the first bias_end of the sampler's "
+            "steps (1 = all). Ending them early lets the last steps draw clean detail.",
         ),
     ]
 
@@ -139,6 +170,9 @@ def config_from(
     capture_source: str,
     composition: str,
     attn_bias: float,
+    delta_space: str = _D.delta_space,
+    self_bias: float = _D.self_bias,
+    bias_end: float = _D.bias_end,
 ) -> LRDMConfig:
     """LRDMConfig from the node inputs of method_inputs()."""
     return LRDMConfig(
@@ -151,6 +185,9 @@ def config_from(
         capture_source=capture_source,
         composition=composition,
         attn_bias=attn_bias,
+        delta_space=delta_space,
+        self_bias=self_bias,
+        bias_end=bias_end,
     )
 
 
@@ -164,6 +201,9 @@ METHOD_KEYS = (
     "capture_source",
     "composition",
     "attn_bias",
+    "delta_space",
+    "self_bias",
+    "bias_end",
 )
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 
 import comfy.sampler_helpers
+import torch
 from comfy.patcher_extension import WrappersMP
 
-from ..lrdm_core.guidance import default_top_k, guidance_offset, top_k_mean, vp_scale
+from ..lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ..lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ..lrdm_core.window import in_window, sigma_threshold
 from .bias import BIAS_KEY, RegionBias, bias_plan
@@ -42,28 +43,32 @@ def install(model, spec: LRDMSpec):
     m.add_wrapper_with_key(WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY, SamplerSample(spec))
     m.add_wrapper_with_key(WrappersMP.PREDICT_NOISE, WRAPPER_KEY, PredictNoise())
     m.add_wrapper_with_key(WrappersMP.APPLY_MODEL, WRAPPER_KEY, ApplyModel())
-    if spec.config.attn_bias:
-        _install_bias(m)
+    if spec.config.biased():
+        _install_bias(m, spec.config)
     return m
 
 
-def _install_bias(m) -> None:
-    """A RegionBias replace on every cross-attention transformer, chained with what is there."""
-    attn2 = m.model_options.setdefault("transformer_options", {}).setdefault("patches_replace", {}).get("attn2", {})
+def _install_bias(m, config) -> None:
+    """RegionBias replaces on every cross-attention transformer (attn2 for attn_bias, attn1 for self_bias),
+    chained with what is there."""
+    replaces = m.model_options.setdefault("transformer_options", {}).setdefault("patches_replace", {})
     layers = [(block, block_id, idx) for block, block_id, n in all_cross_attention(m) for idx in range(n)]
+    kinds = [kind for kind, on in (("attn2", config.attn_bias), ("attn1", config.self_bias)) if on]
     kept = 0
-    for block, block_id, idx in layers:
-        prev = attn2.get((block, block_id, idx), attn2.get((block, block_id)))
-        if isinstance(prev, RegionBias):
-            prev = prev.previous
-        kept += prev is not None
-        m.set_model_attn2_replace(RegionBias(prev), block, block_id, idx)
+    for kind in kinds:
+        there = replaces.get(kind, {})
+        for block, block_id, idx in layers:
+            prev = there.get((block, block_id, idx), there.get((block, block_id)))
+            if isinstance(prev, RegionBias):
+                prev = prev.previous
+            kept += prev is not None
+            m.set_model_patch_replace(RegionBias(prev, kind), kind, block, block_id, idx)
     if kept:  # RegionBias cannot bias another node's attention: that node's replace runs there unchanged
         log.warning(
-            "LRDM: attn_bias skips %d of %d cross-attention layers that another node (e.g. IPAdapter) already "
+            "LRDM: the region bias skips %d of %d attention layers that another node (e.g. IPAdapter) already "
             "replaces; that node's attention runs there unchanged.",
             kept,
-            len(layers),
+            len(layers) * len(kinds),
         )
 
 
@@ -99,7 +104,7 @@ class SamplerSample:
     def __call__(self, executor, guider, sigmas, extra_args, callback, noise, *args, **kwargs):
         cfg = self.spec.config
         threshold = sigma_threshold(sigmas, cfg.t0)
-        if threshold is None and not cfg.attn_bias and not cfg.needs_capture():
+        if threshold is None and not cfg.biased() and not cfg.needs_capture():
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         h, w = noise.shape[-2:]
         stretched = canvas_mismatch(self.spec.layout, h, w)
@@ -112,11 +117,14 @@ class SamplerSample:
             noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
         if self.spec.observer is not None:
             self.spec.observer(state)
-        if threshold is not None and cfg.composition == "fuse":
-            return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
+        if cfg.biased():
+            state.bias_threshold = sigma_threshold(sigmas, cfg.bias_end)
+            bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
         try:
+            if threshold is not None and cfg.composition == "fuse":
+                return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         finally:
             transformer_options.pop(RUN_KEY, None)
@@ -128,13 +136,25 @@ class SamplerSample:
         state.maps = capture_maps(guider, self.spec, x_t, sigmas[:1].expand(x_t.shape[0]), extra_args["model_options"])
         x_vp = x_t / vp_scale(float(sigmas[0]))  # [B, C, H, W]
         k = cfg.top_k or default_top_k(*x_t.shape[-2:])
-        state.offsets = [
-            guidance_offset(top_k_mean(x_vp, state.maps[i], k), state.masks[i], cfg.strength_in, cfg.strength_out)
-            for i in range(len(state.masks))
-        ]
+        rgb = _rgb_factors(guider, x_t) if cfg.delta_space == "rgb" else None
+        state.offsets = []
+        for i in range(len(state.masks)):
+            delta = top_k_mean(x_vp, state.maps[i], k)  # [B, C]
+            if rgb is not None:
+                delta = colour_part(delta, rgb)
+            state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength_in, cfg.strength_out))
         if cfg.guidance == "state":
             return noise + state_shift(state) * (vp_scale(float(sigmas[0])) / noise_gain)
         return noise
+
+
+def _rgb_factors(guider, x):
+    """The model's latent->RGB preview factors [C, 3] (comfy/latent_formats.py), or None with a warning."""
+    factors = getattr(guider.model_patcher.model.latent_format, "latent_rgb_factors", None)
+    if factors is None or len(factors) != x.shape[1]:
+        log.warning("LRDM: this model has no latent->RGB factors; delta_space 'rgb' falls back to 'latent'.")
+        return None
+    return torch.tensor(factors, device=x.device, dtype=torch.float32)  # [C, 3]
 
 
 class PredictNoise:
@@ -144,10 +164,8 @@ class PredictNoise:
         state: RunState | None = model_options.get("transformer_options", {}).get(RUN_KEY)
         if state is None:
             return executor(x, timestep, model_options, seed)
-        if in_window(float(timestep.max()), state.threshold):
-            state.layered_calls += 1
-            return layered_prediction(executor.class_obj, state, x, timestep, model_options)
-        if state.spec.config.attn_bias:
+        if state.spec.config.biased() and in_window(float(timestep.max()), state.bias_threshold):
+            # first bias_end of the steps: the global prompt's chunks (the window's background pass too)
             plan = bias_plan(executor.class_obj, state)
             if plan is not None:
                 model_options = dict(model_options)
@@ -155,6 +173,9 @@ class PredictNoise:
                     **model_options["transformer_options"],
                     BIAS_KEY: plan,
                 }
+        if state.spec.config.composition == "shared" and in_window(float(timestep.max()), state.threshold):
+            state.layered_calls += 1
+            return layered_prediction(executor.class_obj, state, x, timestep, model_options)
         return executor(x, timestep, model_options, seed)
 
 

@@ -44,4 +44,5 @@ class RunState:
     offsets: list[torch.Tensor] | None = None  # xi_i [B, C, H, W], unit-variance units
     maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
     layered_calls: int = 0
+    bias_threshold: float | None = None  # the region biases act while sigma > this (sigma_threshold of bias_end)
     cache: dict = field(default_factory=dict)

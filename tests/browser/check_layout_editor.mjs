@@ -169,7 +169,9 @@ try {
   // Move box 2 by dragging its inside; select box 1 by a click, then resize it by its bottom-right handle.
   c.move2 = { from: at(rect, 0.70, 0.30), to: [at(rect, 0.70, 0.30)[0] - 60, at(rect, 0.70, 0.30)[1] + 30] };
   await drag(c.move2.from, c.move2.to);
+  await page.waitForTimeout(300);  // let the change tracker record the move as its own undo step
   await page.mouse.click(...at(rect, 0.20, 0.60));
+  await page.waitForTimeout(300);
   const corner = [Math.round(rect.x + (c.draw1.to[0] - rect.x)), Math.round(rect.y + (c.draw1.to[1] - rect.y))];
   c.resize1 = { from: corner, to: [corner[0] + 40, corner[1] - 25] };
   await drag(c.resize1.from, c.resize1.to);

@@ -86,3 +86,21 @@ def test_converter_matches_the_frontend(frontend, object_info, path):
     ours = wf.ui_to_api(wf.load_workflow(path), object_info)
     strip = {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in got["output"].items()}
     assert {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in ours.items()} == strip
+
+
+def _js_presets() -> dict:
+    """The PRESETS object of web/js/presets.js (tests/comfy/test_nodes.py checks it equals the Python presets)."""
+    text = (REPO / "web" / "js" / "presets.js").read_text()
+    start = text.index("{", text.index("PRESETS ="))
+    return json.loads(text[start : text.index("};", start) + 1])
+
+
+def test_preset_buttons_set_every_method_input_and_are_not_saved(frontend):
+    """The two buttons under LRDM_Sampler's inputs set the inputs to lrdm_core.config.PRESETS (web/js/presets.js)."""
+    pack_presets = _js_presets()
+    got = frontend.get("presets")
+    assert got and len(got["buttons"]) == 2, got
+    for label, values in zip(got["buttons"], (pack_presets["plus"], pack_presets["paper"]), strict=True):
+        pressed = got["pressed"][label]
+        assert {k: pressed["inputs"][k] for k in values} == values, label
+        assert label not in pressed["saved"] and None not in pressed["saved"], pressed["saved"]

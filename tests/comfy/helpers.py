@@ -23,6 +23,9 @@ METHOD = dict(
     capture_source="auto",
     composition="shared",
     attn_bias=0.0,
+    delta_space="latent",
+    self_bias=0.0,
+    bias_end=1.0,
 )
 
 

@@ -150,7 +150,7 @@ def test_ipadapter_like_replace_runs_everywhere_with_the_region_bias(pack, sd15,
     with caplog.at_level(logging.WARNING, logger="lrdm"):
         both = _lrdm(pack, model, pclip, attn_bias=3.0)
     assert [r.getMessage() for r in caplog.records if r.name == "lrdm"] == [
-        "LRDM: attn_bias skips 1 of 10 cross-attention layers that another node (e.g. IPAdapter) already replaces; "
+        "LRDM: the region bias skips 1 of 10 attention layers that another node (e.g. IPAdapter) already replaces; "
         "that node's attention runs there unchanged."
     ]
     assert IPAdapterLike.calls == 1 + STEPS  # capture + one batched evaluation per step

@@ -87,10 +87,13 @@ def test_layout_json_node_refuses_with_the_fix(pack, text, needles):
         (dict(strength=1e9), ["strength to be a finite number within +-10", "got 1000000000.0"]),
         (dict(strength_out=float("-inf")), ["strength_out to be a finite number", "got -inf", "Set strength_out"]),
         (dict(attn_bias=float("nan")), ["attn_bias in [0, 20]", "got nan"]),
+        (dict(self_bias=-1.0), ["self_bias in [0, 20]", "got -1.0", "0 turns it off"]),
+        (dict(bias_end=2.0), ["bias_end in [0, 1]", "got 2.0", "Set bias_end between 0"]),
+        (dict(delta_space="pixel"), ["delta_space in ('latent', 'rgb')", "'pixel'"]),
         (dict(capture_blocks="7,99"), ["output block ids with cross-attention (0,1,2,3,4,5)", "'7,99'"]),
     ],
     ids=["t0-high", "t0-negative", "t0-nan", "strength-nan", "strength-huge", "strength-out-inf", "bias-nan",
-         "blocks"],
+         "self-bias-negative", "bias-end-high", "delta-space", "blocks"],
 )
 def test_bad_method_values_are_refused_before_sampling(pack, sd15, clip, override, needles):
     apply = pack.nodes.patch_nodes.ApplyLayout

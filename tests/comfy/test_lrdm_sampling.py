@@ -195,3 +195,46 @@ def test_region_bias_after_t0(pack, sd15, clip):
     counted, counter = with_counter(sd15)
     only_bias = run_lrdm(pack, counted, clip, steps=4, t0=0.0, attn_bias=3.0)
     assert counter.rows == 4 * 2 and not torch.equal(only_bias, run_stock(sd15, clip))
+
+
+def test_self_bias_replaces_attn1_and_costs_no_evaluation(pack, sd15, clip):
+    config = pack.lrdm_core.config.LRDMConfig(attn_bias=0.0, self_bias=2.0)
+    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config)
+    patched = pack.nodes.runtime.install(sd15, spec)
+    replaces = patched.model_options["transformer_options"]["patches_replace"]
+    assert set(replaces) == {"attn1"}  # attn2 only with attn_bias
+    assert all(r.kind == "attn1" for r in replaces["attn1"].values())
+    counted, counter = with_counter(sd15)
+    only_self = run_lrdm(pack, counted, clip, steps=4, t0=0.0, self_bias=2.0)
+    assert counter.rows == 4 * 2 and torch.isfinite(only_self).all()
+    assert not torch.equal(only_self, run_stock(sd15, clip))
+    both = run_lrdm(pack, sd15, clip, attn_bias=3.0, self_bias=2.0)
+    assert not torch.equal(both, run_lrdm(pack, sd15, clip, attn_bias=3.0))
+
+
+def test_rgb_delta_lies_in_the_colour_span(pack, sd15, clip):
+    """delta_space 'rgb': every offset pixel is in span(latent_rgb_factors), and the result differs from 'latent'."""
+    seen = []
+    config = pack.lrdm_core.config.LRDMConfig(t0=0.5, delta_space="rgb")
+    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
+    model = pack.nodes.runtime.install(sd15, spec)
+    pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
+    f = torch.tensor(sd15.model.latent_format.latent_rgb_factors)  # [C, 3]
+    for xi in seen[0].offsets:
+        pixels = xi.permute(0, 2, 3, 1).reshape(-1, xi.shape[1])  # [B*H*W, C]
+        assert pixels.abs().max() > 0
+        assert torch.allclose(pack.lrdm_core.guidance.colour_part(pixels, f), pixels, atol=1e-4)
+    assert not torch.equal(run_lrdm(pack, sd15, clip, delta_space="rgb"), run_lrdm(pack, sd15, clip))
+
+
+def test_region_bias_also_acts_with_the_fuse_composition(pack, sd15, clip):
+    fused = run_lrdm(pack, sd15, clip, composition="fuse")
+    assert not torch.equal(fused, run_lrdm(pack, sd15, clip, composition="fuse", attn_bias=3.0))
+
+
+def test_bias_end_limits_the_region_bias_to_the_first_steps(pack, sd15, clip):
+    base = run_lrdm(pack, sd15, clip, steps=6)
+    assert torch.equal(run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0, bias_end=0.0), base)
+    early = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0, bias_end=0.5)
+    full = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0)
+    assert torch.isfinite(early).all() and not torch.equal(early, base) and not torch.equal(early, full)

@@ -102,6 +102,28 @@ def test_node_kwargs_round_trip(pack):
     assert set(params.node_kwargs(cfg)) == {i.id for i in params.method_inputs()}
 
 
+def test_presets_match_the_frontend_buttons_and_the_benchmark(pack):
+    """web/js/presets.js and bench/quality.py's lrdm / lrdm_plus are the node inputs of PRESETS; plus = defaults."""
+    import json
+    import sys
+
+    from conftest import REPO
+
+    config, params = pack.lrdm_core.config, pack.nodes.params
+    assert config.PRESETS["plus"] == config.LRDMConfig()
+    text = (REPO / "web" / "js" / "presets.js").read_text()
+    start = text.index("{", text.index("PRESETS ="))
+    js = json.loads(text[start : text.index("};", start) + 1])
+    assert js == {name: params.node_kwargs(cfg) for name, cfg in config.PRESETS.items()}
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import quality
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    assert quality.METHODS["lrdm"] == params.node_kwargs(config.PRESETS["paper"])
+    assert quality.METHODS["lrdm_plus"] == params.node_kwargs(config.PRESETS["plus"])
+
+
 def test_every_node_has_a_help_page_and_every_example_a_thumbnail(pack):
     from conftest import REPO
 

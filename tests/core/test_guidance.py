@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lrdm_core.guidance import default_top_k, guidance_offset, top_k_mean, vp_scale
+from lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 
 
 def test_top_k_mean_matches_a_loop():
@@ -52,3 +52,23 @@ def test_vp_scale():
     assert vp_scale(0.0) == 1.0
     assert vp_scale(14.6146) == pytest.approx(math.sqrt(14.6146**2 + 1))
     assert torch.allclose(vp_scale(torch.tensor([0.0, 3.0])), torch.tensor([1.0, math.sqrt(10)]))
+
+
+def test_colour_part_keeps_colours_and_drops_texture():
+    """colour_part projects on span(F): a latent that is F @ rgb stays; a part orthogonal to F goes."""
+    f = torch.randn(6, 3)  # [C, 3]
+    colour = (f @ torch.tensor([0.2, -0.5, 0.9]))[None]  # [1, C]
+    texture = torch.randn(1, 6)
+    texture = texture - colour_part(texture, f)  # orthogonal to span(F)
+    assert torch.allclose(colour_part(colour, f), colour, atol=1e-5)
+    assert torch.allclose(colour_part(colour + texture, f), colour, atol=1e-5)
+    assert texture.norm() > 0.1
+
+
+def test_colour_part_of_a_mean_colour_map():
+    """With the toy model's factors (mean of each colour's sub-pixels) the colour part is the sub-pixel mean."""
+    n = 4
+    f = torch.tensor([[1.0 / n if k // n == c else 0.0 for c in range(3)] for k in range(3 * n)])  # [12, 3]
+    delta = torch.randn(2, 3 * n)
+    means = delta.reshape(2, 3, n).mean(dim=2, keepdim=True).expand(2, 3, n).reshape(2, 3 * n)
+    assert torch.allclose(colour_part(delta, f), means, atol=1e-5)

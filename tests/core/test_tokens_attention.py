@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from lrdm_core.attention import AttentionRecorder, resolution_of, segment_logit_bias, token_probabilities
 from lrdm_core.tokens import TokenizerFns, find_subsequence, positions_in_phrase, positions_in_prompt
 
 VOCAB = {"a": 1, "red": 2, "apple": 3, "and": 4, "blue": 5, "cup": 6, "green": 7}
@@ -97,3 +97,16 @@ def test_region_bias_raises_inside_and_lowers_outside():
     bias = region_logit_bias(masks, [[3]], n_keys=6, strength=2.0, res_h=2, res_w=2)
     assert bias.shape == (4, 6)
     assert bias[0, 3] == 2.0 and bias[3, 3] == -2.0 and float(bias[:, :3].abs().sum()) == 0.0
+
+
+def test_segment_bias_favours_pixels_of_one_region():
+    """+s between pixels of one hard segment, -s across segments; soft weights in between; symmetric."""
+    obj = torch.zeros(4, 4)
+    obj[:2, :2] = 1.0
+    segments = torch.stack([obj, 1.0 - obj])  # [2, 4, 4]: one object and the background
+    bias = segment_logit_bias(segments, 3.0, 4, 4)  # [16, 16]
+    inside, outside = 0, 15  # pixel (0, 0) in the object, (3, 3) in the background
+    assert bias.shape == (16, 16) and torch.allclose(bias, bias.T)
+    assert bias[inside, 1] == 3.0 and bias[outside, 14] == 3.0 and bias[inside, outside] == -3.0
+    half = segment_logit_bias(segments, 3.0, 2, 2)  # area-resampled: cell (0, 0) is all object
+    assert half[0, 0] == 3.0 and half[0, 3] == -3.0

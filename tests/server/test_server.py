@@ -2,6 +2,11 @@
 
 Workflows run on the random-weight full-size SD1.5 checkpoint, shrunk to a 64x64 image (8x8
 latent: the U-Net's up path still passes three attention resolutions, 8x8/4x4/2x2) and <= 3 steps.
+The example workflows' model files are replaced by random-weight stand-ins (use_test_models): SDXL
+checkpoint names by an SDXL-architecture checkpoint that ComfyUI's loader detects as SDXL (SDXL's
+block layout, text encoders and conditioning; narrower deep levels, see tools/hostkit/sdxl.py),
+every other checkpoint by the SD1.5 one, every LoRA by a kohya-format SD1.5 LoRA; the images they
+load are copied into the server's input folder by the comfy_server fixture.
 """
 
 import json
@@ -14,7 +19,7 @@ from pathlib import Path
 import pytest
 from hostkit import server as srv
 from hostkit import workflow as wf
-from hostkit.fixtures import REPO, TEST_CKPT_NAME
+from hostkit.fixtures import REPO, TEST_CKPT_NAME, TEST_LORA_NAME, TEST_SDXL_CKPT_NAME
 
 pytestmark = pytest.mark.server
 
@@ -80,7 +85,6 @@ def test_invalid_prompt_gets_400_with_node_errors(comfy_server):
 
 
 def run_prompt(server, prompt: dict) -> list[dict]:
-    wf.set_checkpoint(prompt, TEST_CKPT_NAME)
     wf.shrink(prompt, size=64, max_steps=3)
     entry = server.client.wait(server.client.submit(prompt), timeout=900)
     return srv.image_refs(entry)
@@ -120,9 +124,35 @@ def test_example_workflows_exist():
     assert EXAMPLES, "example_workflows/ has no *.json (the demo workflow lrdm_demo.json belongs there)"
 
 
+def use_test_models(prompt: dict, request) -> set[str]:
+    """Put the stand-ins into every literal ckpt_name / lora_name input; returns the file names used."""
+    used = set()
+    for node in prompt.values():
+        inputs = node["inputs"]
+        if isinstance(inputs.get("ckpt_name"), str):
+            sdxl = "xl" in inputs["ckpt_name"].lower()  # sd_xl_base_1.0, juggernautXL_v9, ...
+            request.getfixturevalue("test_sdxl_ckpt" if sdxl else "test_ckpt")  # fails clearly if not made
+            inputs["ckpt_name"] = TEST_SDXL_CKPT_NAME if sdxl else TEST_CKPT_NAME
+            used.add(inputs["ckpt_name"])
+        if isinstance(inputs.get("lora_name"), str):
+            request.getfixturevalue("test_lora")
+            inputs["lora_name"] = TEST_LORA_NAME
+            used.add(TEST_LORA_NAME)
+    return used
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_workflow_produces_an_image(comfy_server, object_info, path):
+def test_example_workflow_produces_an_image(comfy_server, object_info, path, request):
     prompt = wf.ui_to_api(wf.load_workflow(path), object_info)
+    used = use_test_models(prompt, request)
+    log_start = len(comfy_server.log_text())
     refs = run_prompt(comfy_server, prompt)
     assert refs, f"{path.name} finished without images"
+    log = comfy_server.log_text()[log_start:]
+    assert "invalid value encountered" not in log, f"{path.name} made a NaN/inf image:\n{log[-3000:]}"
+    if TEST_SDXL_CKPT_NAME in used:  # the stand-in really ran as SDXL (ComfyUI names the model class)
+        assert re.search(r"Requested to load SDXL\b", log), log[-3000:]
+    if TEST_LORA_NAME in used:  # every key of the LoRA matched a weight and was patched in
+        bad = [ln for ln in log.splitlines() if re.search(r"lora key not loaded|NOT LOADED|ERROR lora", ln)]
+        assert not bad, bad[:10]

@@ -1,8 +1,9 @@
-"""CLI behind ``make run``, ``make demo``, ``make serve`` and the random checkpoint.
+"""CLI behind ``make run``, ``make demo``, ``make serve`` and the random test models (``make models``).
 
     python -m hostkit run --tree T --workflow W.json [--ckpt C] [--out DIR] [--url URL] [--set k=v]...
     python -m hostkit serve --tree T [--port 8188] [--ckpt C]...
-    python -m hostkit ckpt --tree T --out F.safetensors
+    python -m hostkit ckpt --tree T --out F.safetensors [--arch sdxl]
+    python -m hostkit lora --tree T --out F.safetensors
 
 (run with ``PYTHONPATH=tools``; the Makefile does this.)
 """
@@ -44,7 +45,8 @@ def cmd_run(args) -> int:
         if args.url:
             client = srv.ComfyClient(args.url)
         else:
-            base = srv.prepare_base(args.base, checkpoints=[args.ckpt] if args.ckpt else [])
+            base = srv.prepare_base(args.base, checkpoints=[args.ckpt] if args.ckpt else [],
+                                    inputs=srv.example_inputs())
             server = srv.ComfyServer(args.tree, base, port=args.port, extra_args=server_args())
             server.start()
             client = server.client
@@ -80,7 +82,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    base = srv.prepare_base(args.base, checkpoints=args.ckpt or [])
+    base = srv.prepare_base(args.base, checkpoints=args.ckpt or [], inputs=srv.example_inputs())
     server = srv.ComfyServer(args.tree, base, port=args.port, listen=args.listen,
                              extra_args=args.extra or [])
     cmd = server.command()
@@ -91,9 +93,19 @@ def cmd_serve(args) -> int:
 
 
 def cmd_ckpt(args) -> int:
-    from .checkpoint import make_checkpoint
+    if args.arch == "sdxl":
+        from .sdxl import make_checkpoint
+    else:
+        from .checkpoint import make_checkpoint
 
     make_checkpoint(Path(args.tree), Path(args.out), seed=args.seed)
+    return 0
+
+
+def cmd_lora(args) -> int:
+    from .lora import make_lora
+
+    make_lora(Path(args.tree), Path(args.out), seed=args.seed)
     return 0
 
 
@@ -124,11 +136,18 @@ def main(argv=None) -> int:
     s.add_argument("extra", nargs="*", help="more main.py arguments (after --)")
     s.set_defaults(func=cmd_serve)
 
-    c = sub.add_parser("ckpt", help="write the random-weight SD1.5 checkpoint")
+    c = sub.add_parser("ckpt", help="write a random-weight checkpoint (SD1.5, or SDXL's architecture)")
     c.add_argument("--tree", required=True)
     c.add_argument("--out", required=True)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--arch", choices=("sd15", "sdxl"), default="sd15")
     c.set_defaults(func=cmd_ckpt)
+
+    lo = sub.add_parser("lora", help="write a random-weight SD1.5 LoRA (kohya keys)")
+    lo.add_argument("--tree", required=True)
+    lo.add_argument("--out", required=True)
+    lo.add_argument("--seed", type=int, default=0)
+    lo.set_defaults(func=cmd_lora)
 
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")

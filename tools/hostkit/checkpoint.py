@@ -88,6 +88,11 @@ def build_state_dict(seed: int = 0) -> dict:
 
 def make_checkpoint(tree: Path, out: Path, seed: int = 0) -> Path:
     """Write the random checkpoint to ``out`` atomically (ComfyUI at ``tree`` goes on sys.path)."""
+    return write_random(tree, out, lambda: build_state_dict(seed), "SD1.5")
+
+
+def write_random(tree: Path, out: Path, build, arch: str) -> Path:
+    """Put ComfyUI at ``tree`` on sys.path, build a state dict and write it to ``out`` atomically."""
     tree = Path(tree).resolve()
     if str(tree) not in sys.path:
         sys.path.insert(0, str(tree))
@@ -95,9 +100,9 @@ def make_checkpoint(tree: Path, out: Path, seed: int = 0) -> Path:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sd = build_state_dict(seed)
+    sd = build()
     tmp = out.with_name(out.name + ".tmp")
-    save_file(sd, str(tmp), metadata={"lrdm": "random-weights SD1.5-architecture test checkpoint"})
+    save_file(sd, str(tmp), metadata={"lrdm": f"random-weights {arch}-architecture test checkpoint"})
     os.replace(tmp, out)
     logger.info("wrote %s (%d tensors, %.2f GB)", out, len(sd), out.stat().st_size / 1e9)
     return out

@@ -3,10 +3,15 @@
 A tier's conftest imports them by name (``from hostkit.fixtures import comfy_server, ...``). The
 server runs the real ComfyUI ``main.py`` on a free loopback port with a temporary base directory
 (custom_nodes/ComfyUI-LRDM -> this repo, the random SD1.5 checkpoint linked into
-models/checkpoints) and is stopped by process group at the end of the session.
+models/checkpoints, and, where they have been made, the random SDXL checkpoint and SD1.5 LoRA;
+the example workflows' input images copied into input/) and is stopped by process group at the
+end of the session. Tests that need the SDXL checkpoint or the LoRA ask for ``test_sdxl_ckpt`` /
+``test_lora``, which fail with "run `make models`" when the file is missing.
 
-Environment (the Makefile sets both): COMFYUI_PATH (the ComfyUI tree, default .host/ComfyUI),
-LRDM_TEST_CKPT (checkpoint file, default .cache/models/lrdm_random_sd15.safetensors).
+Environment (the Makefile sets them): COMFYUI_PATH (the ComfyUI tree, default .host/ComfyUI),
+LRDM_TEST_CKPT (checkpoint file, default .cache/models/lrdm_random_sd15.safetensors),
+LRDM_TEST_SDXL_CKPT (default .cache/models/lrdm_random_sdxl.safetensors), LRDM_TEST_LORA
+(default .cache/models/lrdm_random_sd15_lora.safetensors).
 """
 
 import os
@@ -19,6 +24,19 @@ from .__main__ import server_args
 
 REPO = srv.REPO_ROOT
 TEST_CKPT_NAME = "lrdm_random_sd15.safetensors"
+TEST_SDXL_CKPT_NAME = "lrdm_random_sdxl.safetensors"
+TEST_LORA_NAME = "lrdm_random_sd15_lora.safetensors"
+
+
+def model_file(env: str, name: str) -> Path:
+    """A test model's path: $env if set, else .cache/models/<name>."""
+    return Path(os.environ.get(env) or REPO / ".cache" / "models" / name)
+
+
+def _required(path: Path, what: str) -> Path:
+    if not path.is_file():
+        pytest.fail(f"no {what} at {path}; run `make models`", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -31,17 +49,31 @@ def comfy_tree() -> Path:
 
 @pytest.fixture(scope="session")
 def test_ckpt() -> Path:
-    ckpt = Path(os.environ.get("LRDM_TEST_CKPT") or REPO / ".cache" / "models" / TEST_CKPT_NAME)
-    if not ckpt.is_file():
-        pytest.fail(f"no test checkpoint at {ckpt}; run `make models`", pytrace=False)
-    return ckpt
+    return _required(model_file("LRDM_TEST_CKPT", TEST_CKPT_NAME), "test checkpoint")
+
+
+@pytest.fixture(scope="session")
+def test_sdxl_ckpt() -> Path:
+    return _required(model_file("LRDM_TEST_SDXL_CKPT", TEST_SDXL_CKPT_NAME), "SDXL test checkpoint")
+
+
+@pytest.fixture(scope="session")
+def test_lora() -> Path:
+    return _required(model_file("LRDM_TEST_LORA", TEST_LORA_NAME), "test LoRA")
 
 
 @pytest.fixture(scope="session")
 def comfy_server(comfy_tree, test_ckpt, tmp_path_factory):
     """A running ComfyUI with the pack; yields hostkit.server.ComfyServer (``.url``, ``.client``)."""
-    base = srv.prepare_base(tmp_path_factory.mktemp("comfy-base"), checkpoints=[test_ckpt])
-    server = srv.ComfyServer(comfy_tree, base, extra_args=server_args())
+    sdxl = model_file("LRDM_TEST_SDXL_CKPT", TEST_SDXL_CKPT_NAME)
+    loras = [p for p in [model_file("LRDM_TEST_LORA", TEST_LORA_NAME)] if p.is_file()]
+    checkpoints = [test_ckpt, *([sdxl] if sdxl.is_file() else [])]
+    base = srv.prepare_base(tmp_path_factory.mktemp("comfy-base"), checkpoints=checkpoints, loras=loras,
+                            inputs=srv.example_inputs())
+    # Every RuntimeWarning in the log, not only the first per line: "invalid value encountered in cast" from
+    # SaveImage is how a NaN image shows (tests look for it after each run).
+    server = srv.ComfyServer(comfy_tree, base, extra_args=server_args(),
+                             env={"PYTHONWARNINGS": "always::RuntimeWarning"})
     server.start(timeout=300)
     try:
         yield server

@@ -8,6 +8,7 @@ models/checkpoints/* -> given files) and stops it by process group. Standard lib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,15 +50,23 @@ def _link(target: Path, link: Path) -> None:
     link.symlink_to(target, target_is_directory=target.is_dir())
 
 
-def prepare_base(base: Path, pack: Path = REPO_ROOT, checkpoints=()) -> Path:
-    """Lay out a ComfyUI ``--base-directory``: the pack in custom_nodes/, checkpoints linked in."""
+def example_inputs(pack: Path = REPO_ROOT) -> list[Path]:
+    """The images the example workflows load (example_workflows/input/*.png)."""
+    return sorted((Path(pack) / "example_workflows" / "input").glob("*.png"))
+
+
+def prepare_base(base: Path, pack: Path = REPO_ROOT, checkpoints=(), loras=(), inputs=()) -> Path:
+    """Lay out a ComfyUI ``--base-directory``: the pack, models linked in, input images copied (none overwritten)."""
     base = Path(base).resolve()
-    for sub in ("custom_nodes", "models/checkpoints", "input", "output", "user"):
+    for sub in ("custom_nodes", "models/checkpoints", "models/loras", "input", "output", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     _link(pack, base / "custom_nodes" / PACK_DIR_NAME)
-    for ckpt in checkpoints:
-        ckpt = Path(ckpt)
-        _link(ckpt, base / "models" / "checkpoints" / ckpt.name)
+    for folder, files in (("checkpoints", checkpoints), ("loras", loras)):
+        for f in map(Path, files):
+            _link(f, base / "models" / folder / f.name)
+    for image in map(Path, inputs):
+        if not (base / "input" / image.name).exists():
+            shutil.copyfile(image, base / "input" / image.name)
     return base
 
 
@@ -165,7 +174,7 @@ class ComfyServer:
     """One headless ComfyUI ``main.py`` process; use as a context manager or start()/stop()."""
 
     def __init__(self, tree: Path, base: Path, port: int | None = None, python: str = sys.executable,
-                 listen: str = "127.0.0.1", extra_args=(), cpu: bool | None = None):
+                 listen: str = "127.0.0.1", extra_args=(), cpu: bool | None = None, env: dict | None = None):
         self.tree = Path(tree).resolve()
         self.base = Path(base).resolve()
         self.port = port or free_port()
@@ -173,6 +182,7 @@ class ComfyServer:
         self.python = python
         self.extra_args = list(extra_args)
         self.cpu = cpu
+        self.env = dict(env or {})  # added to the server's environment
         self.proc: subprocess.Popen | None = None
         self.log_path = self.base / "comfyui.log"
         self._log = None
@@ -202,7 +212,7 @@ class ComfyServer:
         self._log = open(self.log_path, "wb")  # closed in stop()
         cmd = self.command()
         logger.info("starting ComfyUI: %s", " ".join(cmd))
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(cmd, cwd=self.tree, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
