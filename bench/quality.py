@@ -38,7 +38,7 @@ PAPER = dict(
     bias_end=1.0,
 )
 PLUS = dict(
-    PAPER, t0=0.2, guidance="state", attn_bias=12.0, delta_space="rgb", self_bias=6.0, bias_end=0.8
+    PAPER, guidance="state", attn_bias=12.0, delta_space="rgb", self_bias=6.0, bias_end=0.8
 )
 METHODS: dict[str, dict | str] = {
     "plain": "plain",

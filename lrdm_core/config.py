@@ -27,7 +27,7 @@ class LRDMConfig:
     """Every knob of the method; see the README's parameter table."""
 
     # Defaults: the "plus" preset, the best measured on the pack's small model (PRESETS below has the paper's).
-    t0: float = 0.2  # layered fraction of the sampler's steps (Algorithm 1; paper ~0.3, authors: step 15 of 51)
+    t0: float = 0.3  # layered fraction of the sampler's steps (Algorithm 1; authors: step 15 of 51)
     strength_in: float = 1.0  # lambda inside the region (Eq. 6)
     strength_out: float = 1.0  # lambda outside the region (Eq. 6: equal = the paper)
     top_k: int = 0  # K locations for the dynamic delta; 0 = 20 at 64x64, scaled with the latent's area
@@ -36,7 +36,7 @@ class LRDMConfig:
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: str = "auto"  # token maps from the global prompt if the phrase is in it, else the phrase
     composition: str = "shared"  # choice 1: per-step masked sum on a shared x_t, or "fuse" (authors' code)
-    attn_bias: float = 12.0  # beyond the paper: region bias on the global prompt's object tokens (0 = off)
+    attn_bias: float = 12.0  # beyond the paper: region bias of the prompt's / each layer's object tokens (0 = off)
     delta_space: str = "rgb"  # delta as Eq. 6 ("latent") or its colour part ("rgb", the authors' image-space delta)
     self_bias: float = 6.0  # beyond the paper: self-attention bias within regions on the global prompt's passes
     bias_end: float = 0.8  # fraction of the sampler's steps the region biases act in (1 = all; later steps refine)
@@ -89,6 +89,6 @@ class LRDMConfig:
 PRESETS: dict[str, LRDMConfig] = {
     "plus": LRDMConfig(),
     "paper": LRDMConfig(  # Eq. 6 and 8 as written; the fields not named here are the paper's too
-        t0=0.3, guidance="input", attn_bias=0.0, delta_space="latent", self_bias=0.0, bias_end=1.0
+        guidance="input", attn_bias=0.0, delta_space="latent", self_bias=0.0, bias_end=1.0
     ),
 }

@@ -1,6 +1,7 @@
-"""Region attention bias (beyond the paper; DenseDiffusion-style): on the global prompt's passes, its object
+"""Region attention bias (beyond the paper; DenseDiffusion-style): on the global prompt's passes its object
 tokens are favoured inside their regions and suppressed outside on every cross-attention block, and
-self-attention favours pixels of the same region."""
+self-attention favours pixels of the same region; on each object layer's pass (layered steps) its phrase's
+tokens are favoured inside its own region."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from ..lrdm_core.attention import biased_attention, region_logit_bias, resolution_of, segment_logit_bias
 from .capture import host_attention
-from .state import RunState
+from .state import RunState, layer_key
 
 log = logging.getLogger("lrdm")
 
@@ -28,6 +29,7 @@ class BiasPlan:
     strength: float  # cross-attention bias (attn_bias)
     segments: torch.Tensor  # [n+1, H, W] composition weights of the objects and the background
     self_strength: float  # self-attention bias (self_bias)
+    layers: dict = field(default_factory=dict)  # layer cond uuid -> (object index, phrase token columns, [1, H, W])
     cache: dict = field(default_factory=dict)
 
     def bias(self, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
@@ -36,6 +38,22 @@ class BiasPlan:
         if key not in self.cache:
             self.cache[key] = region_logit_bias(self.masks, self.columns, n_keys, self.strength, res_h, res_w)
         return self.cache[key].to(device=device, dtype=dtype)
+
+    def layer_bias(self, uid, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
+        """[N, T] bias of one object layer's pass: its phrase's tokens towards its own region (cached)."""
+        i, cols, region = self.layers[uid]
+        key = ("layer", i, res_h, res_w, n_keys)
+        if key not in self.cache:
+            self.cache[key] = region_logit_bias(region, [cols], n_keys, self.strength, res_h, res_w)
+        return self.cache[key].to(device=device, dtype=dtype)
+
+    def chunk_bias(self, uid, res_h: int, res_w: int, n_keys: int, device) -> torch.Tensor | None:
+        """The cross-attention bias of one cond chunk: the prompt's, a layer's, or None (unbiased)."""
+        if uid in self.uuids and self.columns:
+            return self.bias(res_h, res_w, n_keys, device, torch.float32)
+        if uid in self.layers and self.strength:
+            return self.layer_bias(uid, res_h, res_w, n_keys, device, torch.float32)
+        return None
 
     def self_bias(self, res_h: int, res_w: int, device, dtype) -> torch.Tensor:
         """[N, N] self-attention bias at one block resolution (cached)."""
@@ -46,7 +64,7 @@ class BiasPlan:
 
 
 def bias_plan(guider, state: RunState) -> BiasPlan | None:
-    """The plan for the positive prompt's chunks, built once per run; None if there is nothing to bias."""
+    """The plan for the positive prompt's and the layers' chunks, built once per run; None if nothing to bias."""
     if "bias_plan" not in state.cache:
         cfg = state.spec.config
         positions = state.spec.prompt_positions
@@ -58,6 +76,12 @@ def bias_plan(guider, state: RunState) -> BiasPlan | None:
                 len(positions),
             )
         positive = guider.conds.get("positive") or []
+        layers = {
+            c["uuid"]: (i, list(state.spec.phrase_positions[i]), state.masks[i : i + 1])
+            for i in range(len(state.spec.layer_conds))
+            if cfg.attn_bias
+            for c in guider.conds.get(layer_key(i)) or []
+        }
         state.cache["bias_plan"] = (
             BiasPlan(
                 uuids=frozenset(c["uuid"] for c in positive),
@@ -66,6 +90,7 @@ def bias_plan(guider, state: RunState) -> BiasPlan | None:
                 strength=cfg.attn_bias,
                 segments=torch.cat([state.weights, state.bg_weight[None]]),  # [n+1, H, W]
                 self_strength=cfg.self_bias,
+                layers=layers,
             )
             if (found or cfg.self_bias) and positive
             else None
@@ -83,10 +108,8 @@ class RegionBias:
     def __call__(self, q, k, v, extra_options):
         plan: BiasPlan | None = extra_options.get(BIAS_KEY)
         uuids = extra_options.get("uuids") or []
-        active = plan is not None and (plan.self_strength if self.kind == "attn1" else plan.columns)
-        if not active or self.previous is not None or not plan.uuids.intersection(uuids):
+        if plan is None or self.previous is not None or not uuids:
             return host_attention(self.previous, q, k, v, extra_options)
-        per = q.shape[0] // len(uuids)
         shape = extra_options.get("activations_shape")
         res = (
             (shape[2], shape[3])
@@ -94,9 +117,14 @@ class RegionBias:
             else resolution_of(q.shape[1], *plan.segments.shape[-2:])
         )
         if self.kind == "attn1":
-            one = plan.self_bias(*res, q.device, torch.float32)  # [N, N]
+            one = plan.self_bias(*res, q.device, torch.float32) if plan.self_strength else None  # [N, N]
+            parts = [one if u in plan.uuids else None for u in uuids]
         else:
-            one = plan.bias(*res, k.shape[1], q.device, torch.float32)  # [N, T]
-        gate = torch.tensor([1.0 if u in plan.uuids else 0.0 for u in uuids], device=q.device)
-        bias = gate.repeat_interleave(per)[:, None, None] * one[None]  # [B, N, T]
+            parts = [plan.chunk_bias(u, *res, k.shape[1], q.device) for u in uuids]  # each [N, T] or None
+        if all(p is None for p in parts):
+            return host_attention(self.previous, q, k, v, extra_options)
+        n_keys = k.shape[1]
+        zero = torch.zeros(q.shape[1], n_keys, device=q.device)
+        per = q.shape[0] // len(uuids)
+        bias = torch.stack([zero if p is None else p for p in parts]).repeat_interleave(per, dim=0)  # [B, N, T]
         return biased_attention(q, k, v, extra_options["n_heads"], bias)

@@ -124,8 +124,9 @@ def method_inputs() -> list:
             max=MAX_BIAS,
             step=0.1,
             tooltip="Beyond the paper: bias the global prompt's object tokens towards their regions on "
-            "every cross-attention block whenever the global prompt is evaluated (DenseDiffusion-style; "
-            "logit units). Keeps small objects from vanishing. 0 = off (the paper).",
+            "every cross-attention block whenever the global prompt is evaluated, and each layer's phrase "
+            "towards its own region on its layered passes (DenseDiffusion-style; logit units). Keeps "
+            "small objects from vanishing. 0 = off (the paper).",
         ),
         io.Combo.Input(
             "delta_space",

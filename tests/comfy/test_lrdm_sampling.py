@@ -238,3 +238,24 @@ def test_bias_end_limits_the_region_bias_to_the_first_steps(pack, sd15, clip):
     early = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0, bias_end=0.5)
     full = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0)
     assert torch.isfinite(early).all() and not torch.equal(early, base) and not torch.equal(early, full)
+
+
+def test_attn_bias_also_biases_each_layer_towards_its_own_region(pack, sd15, clip):
+    """The plan names every layer cond: its phrase's columns get +b inside its region, -b outside (soft edges)."""
+    seen = []
+    config = pack.lrdm_core.config.LRDMConfig(t0=0.5, attn_bias=3.0, self_bias=0.0)
+    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
+    model = pack.nodes.runtime.install(sd15, spec)
+    pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
+    state = seen[0]
+    plan = state.cache["bias_plan"]
+    assert sorted(i for i, _, _ in plan.layers.values()) == [0, 1]
+    for uid, (i, cols, region) in plan.layers.items():
+        assert cols == list(spec.phrase_positions[i]) and torch.equal(region, state.masks[i : i + 1])
+        bias = plan.chunk_bias(uid, 16, 16, 77, "cpu")  # [N, T] at the latent's own grid
+        m = state.masks[i].reshape(-1)  # [N], sub-cell coverage at the edges
+        assert (m == 1).any() and (m == 0).any()
+        for c in cols:
+            assert torch.allclose(bias[:, c], 3.0 * (2.0 * m - 1.0))
+        assert torch.all(bias[:, [c for c in range(77) if c not in cols]] == 0)
+    assert plan.chunk_bias("another uuid", 16, 16, 77, "cpu") is None
