@@ -174,14 +174,11 @@ bench-real: host
 # README pictures from the real frontend: the browser tier's editor test and the example-workflow screenshots
 # (lrdm_demo queued, the toy step-by-step's attention previews), saved into docs/images; then their sha256 into
 # docs/images/screenshots.json (tests/core/test_docs.py checks the README's pictures against it).
-# (The undo check is deselected here: on a server no other browser test has warmed up, the frontend's change
-# tracker sometimes misses the first edits; `make test-browser` runs it.)
 screenshots: host $(RANDOM_CKPT) browser-deps
 	mkdir -p docs/images
 	COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)" \
 	  LRDM_SCREENSHOT_DIR="$(CURDIR)/docs/images" $(PYTEST) tests/browser/test_layout_editor.py \
-	  tests/browser/test_screenshots.py -q \
-	  --deselect tests/browser/test_layout_editor.py::test_undo_and_redo_of_an_edit
+	  tests/browser/test_screenshots.py -q
 	$(PY) tools/image_manifest.py --screenshots
 
 # After replacing a README figure that is not a screenshot (bench grid, demo picture): re-hash it.

@@ -184,11 +184,22 @@ try {
   step("drawn, moved, resized");
   // Undo (Ctrl+Z) takes the resize back, redo (Ctrl+Y) brings it again: the frontend's own change tracker.
   await page.locator(CANVAS).first().focus();
-  await page.keyboard.press("Control+z");
-  await page.waitForTimeout(600);
+  // The tracker restores asynchronously (loadGraphData), and a non-layout change it recorded last (e.g. the node
+  // growing after the edit) takes an undo step of its own: press Ctrl+Z until the layout changes (at most 3
+  // times). The first layout change must take back exactly the resize; redo until the edit is back.
+  const layoutJson = () => page.evaluate(() =>
+    window.app.graph.nodes.find((x) => x.type === "LRDM_Layout")?.widgets.find((w) => w.name === "layout_json")?.value);
+  const pressUntil = async (key, done) => {
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press(key);
+      for (let t = 0; t < 20 && !done(await layoutJson()); t++) await page.waitForTimeout(150);
+      if (done(await layoutJson())) return i + 1;
+    }
+    return -1;
+  };
+  c.undoPresses = await pressUntil("Control+z", (j) => j !== c.afterEdit.json);
   c.afterUndo = await layoutState();
-  await page.keyboard.press("Control+y");
-  await page.waitForTimeout(600);
+  c.redoPresses = await pressUntil("Control+y", (j) => j === c.afterEdit.json);
   c.afterRedo = await layoutState();
   step("undo, redo");
 
