@@ -52,6 +52,12 @@ def _randomize(module, generator) -> None:
 
 def build_state_dict(seed: int = 0) -> dict:
     """Random SD1.5 checkpoint state dict (fp16), keys exactly as in a released SD1.5 file."""
+    return build_random("SD15", SD15_UNET_CONFIG, "float16", seed)
+
+
+def build_random(model: str, unet_config: dict, clip_dtype: str, seed: int = 0) -> dict:
+    """Random checkpoint state dict of comfy.supported_models.<model> with this U-Net config: U-Net and VAE fp16,
+    text encoders in torch.<clip_dtype>; keys as ComfyUI saves them."""
     import comfy.cli_args
     import torch
 
@@ -61,7 +67,7 @@ def build_state_dict(seed: int = 0) -> dict:
     import comfy.supported_models
 
     gen = torch.Generator().manual_seed(seed)
-    model_config = comfy.supported_models.SD15(dict(SD15_UNET_CONFIG))
+    model_config = getattr(comfy.supported_models, model)(dict(unet_config))
     model_config.set_inference_dtype(torch.float32, None)
     base = model_config.get_model({})
     _randomize(base.diffusion_model, gen)
@@ -71,7 +77,9 @@ def build_state_dict(seed: int = 0) -> dict:
     cpu = {"initial_device": torch.device("cpu")}
     clip = comfy.sd.CLIP(target=model_config.clip_target(), model_options=cpu)
     _randomize(clip.cond_stage_model, gen)
-    clip_sd = {k: v.half() if v.is_floating_point() else v for k, v in clip.get_sd().items()}
+    clip_sd = model_config.process_clip_state_dict_for_saving(clip.get_sd())
+    dtype = getattr(torch, clip_dtype)
+    clip_sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in clip_sd.items()}
     del clip
 
     vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=dict(SD15_VAE_DDCONFIG), embed_dim=4)
@@ -81,7 +89,7 @@ def build_state_dict(seed: int = 0) -> dict:
 
     sd = {}
     sd.update(model_config.process_unet_state_dict_for_saving(unet_sd))
-    sd.update(model_config.process_clip_state_dict_for_saving(clip_sd))
+    sd.update(clip_sd)
     sd.update(model_config.process_vae_state_dict_for_saving(vae_sd))
     return {k: v.contiguous() for k, v in sd.items()}
 

@@ -15,7 +15,7 @@ Run as ``python -m hostkit ckpt --arch sdxl --tree <ComfyUI> --out <file>``.
 
 from pathlib import Path
 
-from .checkpoint import SD15_VAE_DDCONFIG, _randomize, write_random
+from .checkpoint import build_random, write_random
 
 SDXL_UNET_CONFIG = {
     "use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True,
@@ -29,40 +29,7 @@ SDXL_UNET_CONFIG = {
 
 def build_state_dict(seed: int = 0) -> dict:
     """Random SDXL-architecture checkpoint state dict: U-Net and VAE fp16, text encoders float8_e4m3fn."""
-    import comfy.cli_args
-    import torch
-
-    comfy.cli_args.args.cpu = True
-    import comfy.ldm.models.autoencoder
-    import comfy.sd
-    import comfy.supported_models
-
-    gen = torch.Generator().manual_seed(seed)
-    model_config = comfy.supported_models.SDXL(dict(SDXL_UNET_CONFIG))
-    model_config.set_inference_dtype(torch.float32, None)
-    base = model_config.get_model({})
-    _randomize(base.diffusion_model, gen)
-    unet_sd = {k: v.half() for k, v in base.diffusion_model.state_dict().items()}
-    del base
-
-    cpu = {"initial_device": torch.device("cpu")}
-    clip = comfy.sd.CLIP(target=model_config.clip_target(), model_options=cpu)
-    _randomize(clip.cond_stage_model, gen)
-    clip_sd = clip.get_sd()
-    del clip
-    clip_sd = model_config.process_clip_state_dict_for_saving(clip_sd)
-    clip_sd = {k: v.to(torch.float8_e4m3fn) if v.is_floating_point() else v for k, v in clip_sd.items()}
-
-    vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=dict(SD15_VAE_DDCONFIG), embed_dim=4)
-    _randomize(vae, gen)
-    vae_sd = {k: v.half() for k, v in vae.state_dict().items()}
-    del vae
-
-    sd = {}
-    sd.update(model_config.process_unet_state_dict_for_saving(unet_sd))
-    sd.update(clip_sd)
-    sd.update(model_config.process_vae_state_dict_for_saving(vae_sd))
-    return {k: v.contiguous() for k, v in sd.items()}
+    return build_random("SDXL", SDXL_UNET_CONFIG, "float8_e4m3fn", seed)
 
 
 def make_checkpoint(tree: Path, out: Path, seed: int = 0) -> Path:
