@@ -64,18 +64,20 @@ try {
   // The preset buttons of web/js/lrdm.js on LRDM_Sampler: press each, read graphToPrompt and the saved node.
   const basic = cfg.workflows.find((w) => w.name === "lrdm_sd15_basic.json");
   if (basic) {
-    result.presets = await page.evaluate(async (wf) => {
+    result.presets = await page.evaluate(async ({ wf, pack }) => {
       await window.app.loadGraphData(wf, true, true, null);
       const node = window.app.graph._nodes.find((n) => n.type === "LRDM_Sampler");
       const buttons = node.widgets.filter((w) => w.type === "button");
-      const out = { buttons: buttons.map((w) => w.name), pressed: {} };
+      const served = await import(`/extensions/${pack}/js/presets.js`);
+      const out = { buttons: buttons.map((w) => w.name), presets: served.PRESETS, labels: served.PRESET_LABELS,
+        pressed: {} };
       for (const b of buttons) {
         b.callback(b);
         const p = await window.app.graphToPrompt();
         out.pressed[b.name] = { inputs: p.output[String(node.id)].inputs, saved: node.serialize().widgets_values };
       }
       return out;
-    }, basic.workflow);
+    }, { wf: basic.workflow, pack: cfg.pack });
     step("presets");
   }
 } finally {

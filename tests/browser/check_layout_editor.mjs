@@ -6,7 +6,7 @@
 // the frontend's Vue node mode ("Nodes 2.0": load the saved workflow, draw, move, run).
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, waitForApp } from "./browser.mjs";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const result = { console: [], pageErrors: [], steps: [], classic: {}, vue: {} };
@@ -15,26 +15,8 @@ const step = (name) => result.steps.push([name, (Date.now() - t0) / 1000]);
 const save = () => fs.writeFileSync(cfg.result, JSON.stringify(result, null, 1));
 const CANVAS = "canvas[data-lrdm=layout-canvas]";
 
-const context = await chromium.launchPersistentContext(cfg.userDataDir, {
-  executablePath: cfg.chromium,
-  headless: true,
-  viewport: { width: 1600, height: 1000 },
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-quic", "--disable-sync", "--disable-dev-shm-usage"],
-});
-const page = context.pages()[0] ?? (await context.newPage());
-// The frontend's "Introducing Nodes 2.0" banner shifts the canvas: dismissed as a user would have.
-await context.addInitScript(() => localStorage.setItem("vueNodesBannerDismissed", "true"));
-page.on("console", (msg) => result.console.push({ type: msg.type(), text: msg.text(), url: msg.location().url ?? "" }));
-page.on("pageerror", (err) => result.pageErrors.push({ message: String(err.message), stack: String(err.stack ?? "") }));
-
-async function boot() {
-  await page.waitForFunction(
-    () => window.app?.graph && window.LiteGraph?.registered_node_types
-      && Object.keys(window.LiteGraph.registered_node_types).length > 50,
-    null, { timeout: 180_000, polling: 250 });
-  await page.waitForLoadState("networkidle", { timeout: 20_000 }).catch(() => step("networkidle timed out"));
-}
+const { context, page } = await launch(cfg, result);
+const boot = () => waitForApp(page, step);
 
 /** A real mouse drag between two points of the page (screen px), in small steps. */
 async function drag(from, to, steps = 8) {

@@ -6,7 +6,7 @@
 // nothing else changes) and save a screenshot clipped to the graph. test_screenshots.py asserts on the result JSON.
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, waitForApp } from "./browser.mjs";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const result = { console: [], pageErrors: [], steps: [], shots: {} };
@@ -108,26 +108,8 @@ const VARIANTS = {
 };
 
 // --- browser ----------------------------------------------------------------------------------------------------
-const context = await chromium.launchPersistentContext(cfg.userDataDir, {
-  executablePath: cfg.chromium,
-  headless: true,
-  viewport: { width: 1600, height: 1000 },
-  deviceScaleFactor: 1,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-quic", "--disable-sync", "--disable-dev-shm-usage"],
-});
-await context.addInitScript(() => localStorage.setItem("vueNodesBannerDismissed", "true"));
-const page = context.pages()[0] ?? (await context.newPage());
-page.on("console", (msg) => result.console.push({ type: msg.type(), text: msg.text(), url: msg.location().url ?? "" }));
-page.on("pageerror", (err) => result.pageErrors.push({ message: String(err.message), stack: String(err.stack ?? "") }));
-
-async function boot() {
-  await page.waitForFunction(
-    () => window.app?.graph && window.LiteGraph?.registered_node_types
-      && Object.keys(window.LiteGraph.registered_node_types).length > 50,
-    null, { timeout: 180_000, polling: 250 });
-  await page.waitForLoadState("networkidle", { timeout: 20_000 }).catch(() => step("networkidle timed out"));
-}
+const { context, page } = await launch(cfg, result, { deviceScaleFactor: 1 });
+const boot = () => waitForApp(page, step);
 
 /** Press Run; wait for this prompt's history entry and for every output node to show all its images. */
 async function runAndWait(timeoutMs) {

@@ -7,20 +7,15 @@ tests/browser/artifacts/ (ignored by git).
 """
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
+from driver import run_script
 from hostkit import server as srv
 from hostkit import workflow as wf
 from hostkit.fixtures import REPO
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
-HERE = Path(__file__).parent
-ARTIFACTS = HERE / "artifacts"
 FIXTURES = REPO / "tests" / "server" / "fixtures"
 WORKFLOWS = [FIXTURES / "stock_txt2img.json", FIXTURES / "tricky_ui.json",
              *sorted((REPO / "example_workflows").glob("*.json"))]
@@ -33,30 +28,9 @@ def _is_ours(text: str) -> bool:
 @pytest.fixture(scope="module")
 def frontend(comfy_server, lrdm_node_ids, tmp_path_factory) -> dict:
     """Run check_frontend.mjs once against the live server; its result JSON."""
-    chromium = os.environ.get("LRDM_CHROMIUM", "/usr/bin/chromium")
-    node = shutil.which("node")
-    if not (node and Path(chromium).exists() and (REPO / "node_modules" / "playwright-core").is_dir()):
-        pytest.fail(f"need node, {chromium} and node_modules/playwright-core: run `make browser-deps`",
-                    pytrace=False)
-    tmp = tmp_path_factory.mktemp("browser")
-    # A returning user: no first-run templates dialog over the screenshots.
-    settings = comfy_server.base / "user" / "default" / "comfy.settings.json"
-    settings.parent.mkdir(parents=True, exist_ok=True)
-    settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
-    ARTIFACTS.mkdir(exist_ok=True)
-    cfg = {"url": comfy_server.url, "chromium": chromium, "userDataDir": str(tmp / "profile"),
-           "artifacts": str(ARTIFACTS), "result": str(tmp / "result.json"), "pack": srv.PACK_DIR_NAME,
-           "nodeIds": lrdm_node_ids,
+    cfg = {"pack": srv.PACK_DIR_NAME, "nodeIds": lrdm_node_ids,
            "workflows": [{"name": p.name, "workflow": json.loads(p.read_text())} for p in WORKFLOWS]}
-    (tmp / "config.json").write_text(json.dumps(cfg))
-    env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / ".config")}
-    r = subprocess.run([node, str(HERE / "check_frontend.mjs"), str(tmp / "config.json")], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=600)
-    result_path = Path(cfg["result"])
-    if result_path.exists():
-        shutil.copy(result_path, ARTIFACTS / "result.json")
-    assert r.returncode == 0 and result_path.exists(), f"node failed ({r.returncode}):\n{r.stderr[-4000:]}"
-    return json.loads(result_path.read_text())
+    return run_script(comfy_server, tmp_path_factory.mktemp("browser"), "check_frontend.mjs", cfg, "result.json", 600)
 
 
 def test_app_boots_and_pack_web_directory_is_served(frontend):
@@ -88,19 +62,15 @@ def test_converter_matches_the_frontend(frontend, object_info, path):
     assert {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in ours.items()} == strip
 
 
-def _js_presets() -> dict:
-    """The PRESETS object of web/js/presets.js (tests/comfy/test_nodes.py checks it equals the Python presets)."""
-    text = (REPO / "web" / "js" / "presets.js").read_text()
-    start = text.index("{", text.index("PRESETS ="))
-    return json.loads(text[start : text.index("};", start) + 1])
-
-
 def test_preset_buttons_set_every_method_input_and_are_not_saved(frontend):
-    """The two buttons under LRDM_Sampler's inputs set the inputs to lrdm_core.config.PRESETS (web/js/presets.js)."""
-    pack_presets = _js_presets()
+    """The two buttons under LRDM_Sampler's inputs set the inputs to the served web/js/presets.js (which
+    tests/comfy/test_nodes.py checks against lrdm_core.config.PRESETS)."""
     got = frontend.get("presets")
     assert got and len(got["buttons"]) == 2, got
-    for label, values in zip(got["buttons"], (pack_presets["plus"], pack_presets["paper"]), strict=True):
+    assert set(got["presets"]) == {"plus", "paper"}
+    assert got["buttons"] == [got["labels"]["plus"], got["labels"]["paper"]]
+    for name in ("plus", "paper"):
+        label, values = got["labels"][name], got["presets"][name]
         pressed = got["pressed"][label]
         assert {k: pressed["inputs"][k] for k in values} == values, label
         assert label not in pressed["saved"] and None not in pressed["saved"], pressed["saved"]

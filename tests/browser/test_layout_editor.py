@@ -10,21 +10,16 @@ README screenshot is written by `make screenshots` (docs/images/layout_editor.pn
 
 import json
 import os
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from driver import ARTIFACTS, run_script
 from hostkit import server as srv
-from hostkit.fixtures import REPO
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
-HERE = Path(__file__).parent
-ARTIFACTS = HERE / "artifacts"
 # `make screenshots` points this at docs/images (the README picture); tests write to artifacts/.
-SCREENSHOT = Path(os.environ.get("LRDM_SCREENSHOT_DIR") or HERE / "artifacts") / "layout_editor.png"
+SCREENSHOT = Path(os.environ.get("LRDM_SCREENSHOT_DIR") or ARTIFACTS) / "layout_editor.png"
 WORKFLOW_NAME = "lrdm_layout_editor_test"
 PX_TOLERANCE = 1.0
 
@@ -32,31 +27,9 @@ PX_TOLERANCE = 1.0
 @pytest.fixture(scope="module")
 def editor(comfy_server, tmp_path_factory) -> dict:
     """Run check_layout_editor.mjs once against the live server; its result JSON."""
-    chromium = os.environ.get("LRDM_CHROMIUM", "/usr/bin/chromium")
-    node = shutil.which("node")
-    if not (node and Path(chromium).exists() and (REPO / "node_modules" / "playwright-core").is_dir()):
-        pytest.fail(f"need node, {chromium} and node_modules/playwright-core: run `make browser-deps`",
-                    pytrace=False)
-    tmp = tmp_path_factory.mktemp("layout-editor")
-    settings = comfy_server.base / "user" / "default" / "comfy.settings.json"
-    settings.parent.mkdir(parents=True, exist_ok=True)
-    if not settings.exists():
-        settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
-    ARTIFACTS.mkdir(exist_ok=True)
-    cfg = {"url": comfy_server.url, "chromium": chromium, "userDataDir": str(tmp / "profile"),
-           "artifacts": str(ARTIFACTS), "result": str(tmp / "result.json"), "screenshot": str(SCREENSHOT),
-           "workflowName": WORKFLOW_NAME}
-    (tmp / "config.json").write_text(json.dumps(cfg))
-    env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / ".config")}
-    started = time.monotonic()
-    r = subprocess.run([node, str(HERE / "check_layout_editor.mjs"), str(tmp / "config.json")], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=600)
-    result_path = Path(cfg["result"])
-    if result_path.exists():
-        shutil.copy(result_path, ARTIFACTS / "layout_editor_result.json")
-    assert r.returncode == 0 and result_path.exists(), f"node failed ({r.returncode}):\n{r.stderr[-4000:]}"
-    result = json.loads(result_path.read_text())
-    result["wall_s"] = time.monotonic() - started
+    cfg = {"screenshot": str(SCREENSHOT), "workflowName": WORKFLOW_NAME}
+    result = run_script(comfy_server, tmp_path_factory.mktemp("layout-editor"), "check_layout_editor.mjs", cfg,
+                        "layout_editor_result.json", 600)
     assert not result.get("fatal"), f"{result['fatal']}\nsteps: {result['steps']}"
     return result
 

@@ -11,19 +11,15 @@ hashes); otherwise they go to tests/browser/artifacts/.
 
 import json
 import os
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from driver import ARTIFACTS, run_script
 from hostkit import server as srv
 from hostkit.fixtures import REPO
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
-HERE = Path(__file__).parent
-ARTIFACTS = HERE / "artifacts"
 OUT_DIR = Path(os.environ.get("LRDM_SCREENSHOT_DIR") or ARTIFACTS)
 EXAMPLES = REPO / "example_workflows"
 # name -> (README picture, example workflow, variant, layout); the layouts and variants live in the .mjs.
@@ -37,33 +33,12 @@ N_OBJECTS = 2  # both workflows' layouts have two objects
 @pytest.fixture(scope="module")
 def shots(comfy_server, tmp_path_factory) -> dict:
     """Run check_screenshots.mjs once against the live server; its result JSON."""
-    chromium = os.environ.get("LRDM_CHROMIUM", "/usr/bin/chromium")
-    node = shutil.which("node")
-    if not (node and Path(chromium).exists() and (REPO / "node_modules" / "playwright-core").is_dir()):
-        pytest.fail(f"need node, {chromium} and node_modules/playwright-core: run `make browser-deps`",
-                    pytrace=False)
-    tmp = tmp_path_factory.mktemp("screenshots")
-    settings = comfy_server.base / "user" / "default" / "comfy.settings.json"
-    settings.parent.mkdir(parents=True, exist_ok=True)
-    current = json.loads(settings.read_text()) if settings.exists() else {}
-    settings.write_text(json.dumps({**current, "Comfy.TutorialCompleted": True}))  # no templates dialog
-    ARTIFACTS.mkdir(exist_ok=True)
-    cfg = {"url": comfy_server.url, "chromium": chromium, "userDataDir": str(tmp / "profile"),
-           "artifacts": str(ARTIFACTS), "result": str(tmp / "result.json"), "outDir": str(OUT_DIR),
+    cfg = {"outDir": str(OUT_DIR),
            "shots": [{"name": name, "file": file, "workflow": json.loads((EXAMPLES / wf).read_text()),
                       "variant": variant, "layout": layout, "timeoutMs": 400_000}
                      for name, (file, wf, variant, layout) in SHOTS.items()]}
-    (tmp / "config.json").write_text(json.dumps(cfg))
-    env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / ".config")}
-    started = time.monotonic()
-    r = subprocess.run([node, str(HERE / "check_screenshots.mjs"), str(tmp / "config.json")], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=900)
-    result_path = Path(cfg["result"])
-    if result_path.exists():
-        shutil.copy(result_path, ARTIFACTS / "screenshots_result.json")
-    assert r.returncode == 0 and result_path.exists(), f"node failed ({r.returncode}):\n{r.stderr[-4000:]}"
-    result = json.loads(result_path.read_text())
-    result["wall_s"] = time.monotonic() - started
+    result = run_script(comfy_server, tmp_path_factory.mktemp("screenshots"), "check_screenshots.mjs", cfg,
+                        "screenshots_result.json", 900)
     assert not result.get("fatal"), f"{result['fatal']}\nsteps: {result['steps']}"
     return result
 
