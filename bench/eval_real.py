@@ -1,7 +1,7 @@
 """Layout accuracy and text alignment of a real checkpoint, with and without LRDM (docs/EVALUATION.md).
 
     python bench/eval_real.py --ckpt /path/sd15.safetensors [--layouts bench/layouts_coco_style.jsonl]
-        [--methods plain,lrdm,lrdm_plus] [--seeds 1] [--size 512] [--steps 50] [--cfg 7.5]
+        [--methods plain,lrdm_paper_button,lrdm_plus] [--seeds 1] [--size 512] [--steps 50] [--cfg 7.5]
         [--sampler ddim] [--scheduler ddim_uniform] [--scorers clip,detector] [--clip-model ID|DIR]
         [--detector ID|DIR] [--device cuda] [--out output/eval_real]
     python bench/eval_real.py --toy [--scorers toy]          # the pack's toy model, its own detector
@@ -39,10 +39,12 @@ LAYOUTS_NOTE = {
     COCO_LAYOUTS.name: "synthetic COCO-style layouts (bench/make_coco_layouts.py), NOT the paper's 1134-caption set",
     TOY_LAYOUTS.name: "toy-world layouts (bench/make_layouts.py)",
 }
-DEFAULT_METHODS = "plain,lrdm,lrdm_plus"
+DEFAULT_METHODS = "plain,lrdm_paper_button,lrdm_plus"  # on real checkpoints: the authors' numbers
 # The paper samples 50 DDIM steps (the authors' code: layered until step 15 of 51); ComfyUI's ddim sampler.
-CKPT_DEFAULTS = dict(steps=50, cfg=7.5, sampler="ddim", scheduler="ddim_uniform", scorers="clip,detector")
-TOY_DEFAULTS = dict(steps=25, cfg=4.5, sampler="euler", scheduler="normal", scorers="toy", size=64)
+CKPT_DEFAULTS = dict(
+    steps=50, cfg=7.5, sampler="ddim", scheduler="ddim_uniform", scorers="clip,detector", background=""
+)
+TOY_DEFAULTS = dict(steps=25, cfg=4.5, sampler="euler", scheduler="normal", scorers="toy", size=64, background="empty")
 COLUMNS = [("mIoU", "mIoU"), ("AP50", "AP50"), ("presence", "presence"), ("clip_score", "CLIP"),
            ("clip_local", "local CLIP"), ("sec_per_image", "s/img")]  # fmt: skip
 
@@ -50,13 +52,14 @@ COLUMNS = [("mIoU", "mIoU"), ("AP50", "AP50"), ("presence", "presence"), ("clip_
 class CheckpointRunner(quality.Runner):
     """quality.Runner on any (MODEL, CLIP, VAE): a real checkpoint at `size` px instead of the toy model."""
 
-    def __init__(self, pack, model, clip, vae, size: int, steps: int, cfg: float, sampler: str, scheduler: str):
+    def __init__(self, pack, model, clip, vae, size: int, steps: int, cfg: float, sampler: str, scheduler: str,
+                 background: str):  # fmt: skip
         import nodes as comfy_nodes
 
         self.pack, self.nodes = pack, comfy_nodes
         self.model, self.clip, self.vae = model, clip, vae
         self.steps, self.cfg, self.sampler, self.scheduler = steps, cfg, sampler, scheduler
-        self.size = size
+        self.size, self.background = size, background
         self.negative = self.encode("")
 
 
@@ -110,6 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cfg", type=float)
     ap.add_argument("--sampler")
     ap.add_argument("--scheduler")
+    ap.add_argument(
+        "--background",
+        help="background phrase for lrdm* and mask where a layout line has none (default '', --toy: 'empty')",
+    )
     ap.add_argument("--scorers", help="comma list of clip, detector, toy (default clip,detector; --toy: toy)")
     ap.add_argument("--clip-model", default=eval_scorers.DEFAULT_CLIP, help="Hugging Face id or local folder")
     ap.add_argument("--detector", default=eval_scorers.DEFAULT_DETECTOR, help="OWLv2 / Grounding DINO id or folder")
@@ -169,11 +176,13 @@ def run(args: argparse.Namespace) -> dict:
         raise SystemExit(f"error: no layouts in {args.layouts}")
     methods = parse_methods(args.methods, args.variant)
     if args.toy:
-        runner = quality.Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler)
+        runner = quality.Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler, args.background)
     else:
         model, clip, vae = load_checkpoint(args.ckpt)
         args.size = args.size or default_size(model)
-        runner = CheckpointRunner(pack, model, clip, vae, args.size, args.steps, args.cfg, args.sampler, args.scheduler)
+        runner = CheckpointRunner(
+            pack, model, clip, vae, args.size, args.steps, args.cfg, args.sampler, args.scheduler, args.background
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -184,7 +193,7 @@ def run(args: argparse.Namespace) -> dict:
         "layouts_note": LAYOUTS_NOTE.get(Path(args.layouts).name, "user layouts"),
         "n_layouts": len(lines),
         "seeds": args.seeds,
-        **{k: getattr(args, k) for k in ("size", "steps", "cfg", "sampler", "scheduler", "device")},
+        **{k: getattr(args, k) for k in ("size", "steps", "cfg", "sampler", "scheduler", "device", "background")},
         "scorers": {s.name: getattr(s, "model_name", "toy detector") for s in scorers},
         "det_threshold": next((s.threshold for s in scorers if s.name == "detector"), None),
     }

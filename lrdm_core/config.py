@@ -30,7 +30,7 @@ class LRDMConfig:
     t0: float = 0.3  # layered fraction of the sampler's steps (Algorithm 1; authors: step 15 of 51)
     strength_in: float = 1.0  # lambda inside the region (Eq. 6)
     strength_out: float = 1.0  # lambda outside the region (Eq. 6: equal = the paper)
-    top_k: int = 0  # K locations for the dynamic delta; 0 = 20 at 64x64, scaled with the latent's area
+    top_k: int = 0  # K locations for the dynamic delta; 0 = 20 at 64x64, scaled with the latent's area, at least 6
     guidance: str = "state"  # how xi acts (choice 9): "state" shifts x_T once (authors' code; measured best),
     # "input" adds it to each layer's input every layered step (the figure), "eps" the noise-prediction reading
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"

@@ -85,7 +85,7 @@ def method_inputs() -> list:
             min=0,
             max=4096,
             tooltip="K highest-attention locations averaged into delta (Eq. 6). 0 = automatic: 20 at a "
-            "64x64 latent (the authors' value), scaled with the latent's area.",
+            "64x64 latent (the authors' value), scaled with the latent's area, at least 6.",
         ),
         io.Combo.Input(
             "guidance",

@@ -32,7 +32,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sampler", default="euler")
     p.add_argument("--scheduler", default="normal")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--max-objects", type=int, default=3, help="objects per caption: 1..this")
+    p.add_argument("--min-objects", type=int, default=1, help="objects per caption: this..max (0: 'empty' scenes)")
+    p.add_argument("--max-objects", type=int, default=3, help="objects per caption: min..this")
     p.add_argument("--grid", default="", help="write a PNG grid of the samples here")
     p.add_argument("--json", default="", help="write the metrics here")
     p.add_argument("--gt", action="store_true", help="score ground-truth renders instead of samples")
@@ -45,7 +46,7 @@ def main() -> None:
     a = parse_args()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
-    sc = [scenes.sample_scene(rng, max_objects=a.max_objects) for _ in range(a.n)]
+    sc = [scenes.sample_scene(rng, min_objects=a.min_objects, max_objects=a.max_objects) for _ in range(a.n)]
     t0 = time.time()
     if a.gt:
         images = np.stack([scenes.render(s) for s in sc])  # [N, H, W, 3]
@@ -78,7 +79,7 @@ def main() -> None:
         images = np.stack(out)
     elapsed = time.time() - t0
     tot = [0, 0, 0, 0, 0]
-    count_ok = 0
+    count_ok = empty_clean = 0
     palette = []
     confusion = {f"{a}->{b}": 0 for a in scenes.SHAPES for b in scenes.SHAPES}
     for s, img in zip(sc, images, strict=True):
@@ -92,19 +93,23 @@ def main() -> None:
                     confusion[f"{o.shape}->{best.shape}"] += 1
         tot = [x + y for x, y in zip(tot, m, strict=True)]
         count_ok += int(m.detections == m.expected)
+        empty_clean += int(not s.objects and not dets)
         palette.append(detect.near_palette_fraction(img))
     exp, col, shp, ndet, extra = tot
     res = {
         "images": a.n,
         "objects": exp,
-        "colour_recall": col / exp,
+        "colour_recall": col / max(1, exp),
         "shape_accuracy": shp / max(1, col),
-        "object_recall": shp / exp,
+        "object_recall": shp / max(1, exp),
         "precision": (ndet - extra) / max(1, ndet),
         "count_accuracy": count_ok / a.n,
+        "empty_images": sum(not s.objects for s in sc),
+        "empty_clean": empty_clean,  # 'empty' captions sampled without any detected object
         "near_palette": float(np.mean(palette)),
         "seconds": round(elapsed, 1),
         "shape_confusion (asked->drawn)": confusion,
+        "min_objects": a.min_objects,
         "max_objects": a.max_objects,
         "steps": a.steps,
         "cfg": a.cfg,

@@ -42,6 +42,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights (0 = off)")
     p.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma loss weighting (0 = plain v-loss)")
     p.add_argument("--cond-drop", type=float, default=0.1, help="probability of an empty caption (for CFG)")
+    p.add_argument("--empty-frac", type=float, default=0.1, help="fraction of scenes without objects ('empty')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
     p.add_argument("--prediction", choices=["x0", "v"], default=None, help="U-Net target (default: config's)")
@@ -280,7 +281,12 @@ def main() -> None:
     step = start
     for step in bar:
         rng = np.random.default_rng([a.seed, step])
-        batch = [scenes.sample_scene(rng) for _ in range(a.batch)]
+        batch = [
+            scenes.sample_scene(rng, min_objects=0, max_objects=0)
+            if rng.random() < a.empty_frac
+            else scenes.sample_scene(rng)
+            for _ in range(a.batch)
+        ]
         images = torch.from_numpy(np.stack([scenes.render(s) for s in batch]))  # [B, H, W, 3]
         caps = ["" if rng.random() < a.cond_drop else s.caption for s in batch]
         with torch.no_grad():

@@ -41,9 +41,9 @@ def L(node: int, slot: int = 0) -> tuple:
     return ("@", node, slot)
 
 
-TOY_LAYOUT = json.dumps({"version": 1, "objects": [
+TOY_LAYOUT = json.dumps({"version": 1, "background": "empty", "objects": [
     {"phrase": "a red circle", "box": [0.06, 0.5, 0.44, 0.94]},
-    {"phrase": "a blue square", "box": [0.56, 0.06, 0.94, 0.44]}]})
+    {"phrase": "a blue square", "box": [0.56, 0.06, 0.94, 0.44]}]})  # "empty": the toy's caption of a bare scene
 TOY_PROMPT = "a red circle and a blue square"
 
 SDXL_LAYOUT = json.dumps({"version": 1, "width": 1024, "height": 1024, "objects": [

@@ -25,6 +25,7 @@ BACKGROUNDS: dict[str, tuple[float, float, float]] = {
 }
 
 IMAGE_SIZE = 64
+EMPTY_CAPTION = "empty"  # the caption of a scene without objects (and the background phrase that asks for none)
 
 
 class SceneObject(NamedTuple):
@@ -53,8 +54,8 @@ class Scene(NamedTuple):
 
     @property
     def caption(self) -> str:
-        """Position-free caption, e.g. 'a red circle and a blue square'."""
-        return join_phrases([o.phrase for o in self.objects])
+        """Position-free caption, e.g. 'a red circle and a blue square'; 'empty' for a scene without objects."""
+        return join_phrases([o.phrase for o in self.objects]) if self.objects else EMPTY_CAPTION
 
 
 def object_phrase(colour: str, shape: str) -> str:
@@ -161,4 +162,4 @@ def sample_batch(seed: int, n: int, size: int = IMAGE_SIZE, **scene_kwargs: int)
 
 def vocabulary() -> list[str]:
     """Every word a caption can contain."""
-    return ["a", "and", ","] + list(COLOURS) + list(SHAPES)
+    return ["a", "and", ",", EMPTY_CAPTION] + list(COLOURS) + list(SHAPES)

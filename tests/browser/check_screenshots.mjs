@@ -18,7 +18,7 @@ const save = () => fs.writeFileSync(cfg.result, JSON.stringify(result, null, 1))
 // A variant edits the loaded graph before it is queued (runs in the page). The toy variant of the step-by-step
 // example: the pack's small model instead of an SD checkpoint, a layout and prompt in its vocabulary, 64x64.
 const TOY_PROMPT = "a red circle and a blue square";
-const TOY_LAYOUT = JSON.stringify({ version: 1, objects: [
+const TOY_LAYOUT = JSON.stringify({ version: 1, background: "empty", objects: [
   { phrase: "a red circle", box: [0.06, 0.5, 0.44, 0.94] },
   { phrase: "a blue square", box: [0.56, 0.06, 0.94, 0.44] }] });
 

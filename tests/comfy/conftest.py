@@ -60,6 +60,15 @@ def load_pack():
     return mod
 
 
+def bench_module(name: str, path: Path):
+    """A bench script as a module, imported once (bench/ is no package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def _init_weights(module: torch.nn.Module, seed: int) -> None:
     """ComfyUI skips weight init: fill every parameter from N(0, 0.02), norms' scales near 1."""
     g = torch.Generator().manual_seed(seed)

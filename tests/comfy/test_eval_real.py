@@ -4,7 +4,6 @@ missing-model messages, the shipped COCO-style layouts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -15,24 +14,16 @@ import numpy as np
 import pytest
 import tomllib
 import torch
+from conftest import bench_module
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = "2"
 
 
-def _module(name: str, path: Path):
-    """A bench script as a module (bench/ is no package)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def ev(pack):
     """bench/eval_real.py."""
-    return _module("lrdm_bench_eval_real", REPO / "bench" / "eval_real.py")
+    return bench_module("lrdm_bench_eval_real", REPO / "bench" / "eval_real.py")
 
 
 def _clip_tokenizer():
@@ -120,7 +111,8 @@ def _check_report(out: Path, methods: list[str], metrics: list[str], n_images: i
         for row in rows:
             assert (out / row["file"]).is_file()
         assert (out / f"grid_{m}.png").is_file()
-    assert report["methods"]["plain"]["config"] is None and report["methods"]["lrdm"]["config"]["t0"] == 0.3
+    lrdm = report["methods"]["lrdm"]["config"]  # bench/quality.py's lrdm: the toy-calibrated paper method
+    assert report["methods"]["plain"]["config"] is None and (lrdm["t0"], lrdm["strength"]) == (0.5, 3.0)
     return report
 
 
@@ -134,6 +126,7 @@ def test_toy_end_to_end_toy_and_clip_scorers(ev, tiny_clip, tmp_path, capsys) ->
     assert ev.main(argv) == 0
     report = _check_report(out, ["plain", "lrdm"], ["mIoU", "AP50", "presence", "quality", "clip_score"], 2)
     assert report["scorers"] == {"toy": "toy detector", "clip": tiny_clip} and report["size"] == 64
+    assert report["background"] == "empty"  # the toy world's phrase for "no objects"
     row = report["per_image"]["lrdm"][0]
     n_obj = len(json.loads(Path(report["layouts"]).read_text().splitlines()[0])["objects"])
     assert len(row["ious"]) == len(row["present"]) == len(row["clip_local"]) == n_obj
@@ -173,6 +166,7 @@ def test_checkpoint_path_with_clip_and_owlv2(ev, sd15, clip, tiny_clip, tiny_owl
     report = _check_report(out, ["plain", "lrdm"], ["mIoU", "AP50", "presence", "clip_score", "clip_local"], 2)
     assert report["scorers"] == {"clip": tiny_clip, "detector": tiny_owl} and report["det_threshold"] == 0.1
     assert "NOT the paper's" in report["layouts_note"] and report["model"] == str(ckpt)
+    assert report["background"] == ""  # real checkpoints: only a line's own background phrase
     lines = [json.loads(t) for t in Path(report["layouts"]).read_text().splitlines()]
     for row in report["per_image"]["lrdm"]:
         phrases = {o["phrase"] for o in lines[row["layout"]]["objects"]}
@@ -259,7 +253,7 @@ def test_options(ev) -> None:
     a = ev.parse_args(["--ckpt", "x.safetensors"])
     assert (a.steps, a.cfg, a.sampler, a.scheduler, a.scorers, a.size) == (50, 7.5, "ddim", "ddim_uniform",
                                                                              "clip,detector", None)  # fmt: skip
-    assert a.layouts.endswith("layouts_coco_style.jsonl") and a.methods == "plain,lrdm,lrdm_plus"
+    assert a.layouts.endswith("layouts_coco_style.jsonl") and a.methods == "plain,lrdm_paper_button,lrdm_plus"
     t = ev.parse_args(["--toy"])
     assert (t.steps, t.cfg, t.size, t.scorers) == (25, 4.5, 64, "toy") and t.layouts.endswith("layouts_default.jsonl")
     m = ev.parse_methods("plain,lrdm_plus", ["mine=t0:0.5,guidance:state"])
@@ -274,7 +268,7 @@ def test_options(ev) -> None:
 
 def test_coco_style_layouts_are_the_generated_ones(tmp_path) -> None:
     """bench/layouts_coco_style.jsonl is what bench/make_coco_layouts.py writes; 50 valid layouts."""
-    gen = _module("lrdm_bench_make_coco_layouts", REPO / "bench" / "make_coco_layouts.py")
+    gen = bench_module("lrdm_bench_make_coco_layouts", REPO / "bench" / "make_coco_layouts.py")
     out = tmp_path / "l.jsonl"
     argv, sys.argv = sys.argv, ["make_coco_layouts.py", "--out", str(out)]
     try:

@@ -103,7 +103,8 @@ def test_node_kwargs_round_trip(pack):
 
 
 def test_presets_match_the_frontend_buttons_and_the_benchmark(pack):
-    """web/js/presets.js and bench/quality.py's lrdm / lrdm_plus are the node inputs of PRESETS; plus = defaults."""
+    """web/js/presets.js and bench/quality.py's lrdm_paper_button / lrdm_plus are the node inputs of PRESETS; plus =
+    defaults."""
     import json
     import sys
 
@@ -120,7 +121,7 @@ def test_presets_match_the_frontend_buttons_and_the_benchmark(pack):
         import quality
     finally:
         sys.path.remove(str(REPO / "bench"))
-    assert quality.METHODS["lrdm"] == params.node_kwargs(config.PRESETS["paper"])
+    assert quality.METHODS["lrdm_paper_button"] == params.node_kwargs(config.PRESETS["paper"])
     assert quality.METHODS["lrdm_plus"] == params.node_kwargs(config.PRESETS["plus"])
 
 

@@ -45,7 +45,8 @@ def test_soft_region_interpolates():
 def test_default_k_scales_with_area():
     assert default_top_k(64, 64) == 20
     assert default_top_k(128, 128) == 80
-    assert default_top_k(8, 8) == 1
+    assert default_top_k(32, 32) == 6 and default_top_k(8, 8) == 6  # the floor: not one pixel's noise
+    assert default_top_k(2, 2) == 4  # never more than the latent has
 
 
 def test_vp_scale():

@@ -54,6 +54,15 @@ def test_captions_have_no_positions() -> None:
     assert scenes.join_phrases(["a", "b"]) == "a and b"
 
 
+def test_empty_scene_is_captioned_empty() -> None:
+    """A scene without objects: caption 'empty' (a vocabulary word), background only in the render."""
+    sc = scenes.sample_scene(np.random.default_rng(3), min_objects=0, max_objects=0)
+    assert sc.objects == () and sc.caption == scenes.EMPTY_CAPTION == "empty"
+    assert "empty" in scenes.vocabulary()
+    img = scenes.render(sc)  # [H, W, 3]
+    assert np.unique(img.reshape(-1, 3), axis=0).tolist() == [list(np.float32(scenes.BACKGROUNDS[sc.background]))]
+
+
 def test_render_exact_palette() -> None:
     """Renders hold only the background and object colours; each object covers its expected area."""
     rng = np.random.default_rng(2)

@@ -1,0 +1,62 @@
+"""bench/quality.py (`make bench-quality`) end to end on the toy model: the JSON the issue fixes, grids, the
+background phrase given to every method that takes one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, bench_module
+
+pytestmark = pytest.mark.skipif(
+    not (REPO / "models" / "lrdm_toy.safetensors").is_file(), reason="toy weights not present"
+)
+
+
+@pytest.fixture(scope="module")
+def q(pack):
+    """bench/quality.py."""
+    return bench_module("lrdm_bench_quality", REPO / "bench" / "quality.py")
+
+
+def test_two_layouts_three_methods(q, tmp_path: Path, capsys) -> None:
+    """--limit 2 with plain, mask and lrdm: the table, quality.json's schema and one grid per method."""
+    out = tmp_path / "quality.json"
+    argv = ["--limit", "2", "--methods", "plain,mask,lrdm", "--steps", "2", "--grid", "2", "--threads", "0",
+            "--out", str(out)]  # fmt: skip
+    assert q.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["seeds"] == 1 and report["n_layouts"] == 2 and report["background"] == "empty"
+    assert report["layouts"].endswith("layouts_default.jsonl")
+    for name in ("plain", "mask", "lrdm"):
+        r = report["methods"][name]
+        assert {"mIoU", "AP50", "presence", "quality", "n_objects", "sec_per_image"} <= r.keys()
+        assert 0 <= r["mIoU"] <= 1 and 0 <= r["quality"] <= 1 and r["sec_per_image"] > 0
+        assert (tmp_path / f"quality_grid_{name}.png").is_file()
+    lines = [json.loads(s) for s in (REPO / "bench" / "layouts_default.jsonl").read_text().splitlines()[:2]]
+    assert report["methods"]["plain"]["n_objects"] == sum(len(s["objects"]) for s in lines)
+    assert (tmp_path / "quality_grid.png").is_file()
+    rows = [s.split(" | ")[0] for s in capsys.readouterr().out.splitlines() if s.startswith("| ")]
+    assert rows[-3:] == ["| plain", "| mask", "| lrdm"]
+
+
+def test_background_phrase(q, pack) -> None:
+    """A line's own background wins over --background; mask adds the phrase outside every box."""
+    runner = q.Runner.__new__(q.Runner)
+    runner.background, runner.size = "empty", 64
+    runner.encode = lambda text: [[torch.zeros(1, 77, 8), {"text": text}]]
+    import nodes as comfy_nodes
+
+    runner.nodes = comfy_nodes
+    line = {"prompt": "a red circle", "objects": [{"phrase": "a red circle", "box": [0.0, 0.0, 0.5, 0.5]}]}
+    assert runner.background_of(line) == "empty"
+    assert runner.background_of(dict(line, background="a grey floor")) == "a grey floor"
+    cond = runner._cond_mask(line)
+    assert [c[1]["text"] for c in cond] == ["a red circle", "a red circle", "empty"]
+    inside, outside = cond[1][1]["mask"], cond[2][1]["mask"]  # [1, 64, 64]
+    assert inside[0, :32, :32].min() == 1 and inside.sum() == 32 * 32
+    assert torch.equal(outside, 1 - inside)
+    runner.background = ""
+    assert len(runner._cond_mask(line)) == 2
