@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import eval_scorers  # noqa: E402
 import host  # noqa: E402
 import quality  # noqa: E402
-from quality import METHODS, PAPER  # noqa: E402
+from quality import METHODS, parse_methods  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 COCO_LAYOUTS = HERE / "layouts_coco_style.jsonl"
@@ -82,19 +82,6 @@ def default_size(model) -> int:
     if isinstance(model.model, comfy.model_base.SDXL):
         return 1024
     return 768 if model.model.model_type == comfy.model_base.ModelType.V_PREDICTION else 512
-
-
-def parse_methods(names: str, variants: list[str]) -> dict:
-    """bench/quality.py's METHODS by name, plus --variant name=field:value,... on the paper preset."""
-    unknown = [m for m in names.split(",") if m and m not in METHODS]
-    if unknown:
-        raise SystemExit(f"error: unknown method(s) {unknown}; choose from {', '.join(METHODS)} or use --variant")
-    methods = {m: METHODS[m] for m in names.split(",") if m}
-    for item in variants:
-        name, fields = item.split("=", 1)
-        over = dict(f.split(":", 1) for f in fields.split(",") if f)
-        methods[name] = dict(PAPER, **{k: type(PAPER[k])(v) for k, v in over.items()})
-    return methods
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -64,6 +64,25 @@ DEFAULT_METHODS = ("plain", "area", "mask", "attn_bias", "lrdm", "lrdm_paper_but
                    "lrdm_layers_only", "lrdm_guidance_only", "lrdm_fuse")  # fmt: skip
 
 
+def parse_methods(names: str, variants: list[str], sets: list[str] = ()) -> dict:
+    """METHODS by name ('all': every one), then --set name.field=value, then --variant name=field:value,... on
+    the paper preset."""
+    chosen = list(METHODS) if names == "all" else [m for m in names.split(",") if m]
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"error: unknown method(s) {unknown}; choose from {', '.join(METHODS)}, all, or use --variant")
+    methods = {m: METHODS[m] for m in chosen}
+    for item in sets:
+        key, value = item.split("=", 1)
+        name, field = key.split(".", 1)
+        methods[name] = dict(methods[name], **{field: type(PAPER[field])(value)})
+    for item in variants:
+        name, fields = item.split("=", 1)
+        over = dict(f.split(":", 1) for f in fields.split(",") if f)
+        methods[name] = dict(PAPER, **{k: type(PAPER[k])(v) for k, v in over.items()})
+    return methods
+
+
 class Runner:
     """The toy model loaded once; one method call -> one RGB image [H, W, 3] in [0, 1]."""
 
@@ -255,19 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     pack = host.load("cpu", args.threads)
     lines = [json.loads(s) for s in Path(args.layouts).read_text().splitlines() if s.strip()]
     lines = lines[: args.limit] if args.limit else lines
-    names = list(METHODS) if args.methods == "all" else [m for m in args.methods.split(",") if m]
-    unknown = [m for m in names if m not in METHODS]
-    if unknown:
-        ap.error(f"unknown method(s) {unknown}: choose from {', '.join(METHODS)}, or all (or use --variant)")
-    methods = {m: METHODS[m] for m in names}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        name, field = key.split(".", 1)
-        methods[name] = dict(methods[name], **{field: type(PAPER[field])(value)})
-    for item in args.variant:
-        name, fields = item.split("=", 1)
-        over = dict(f.split(":", 1) for f in fields.split(",") if f)
-        methods[name] = dict(PAPER, **{k: type(PAPER[k])(v) for k, v in over.items()})
+    methods = parse_methods(args.methods, args.variant, args.set)
     runner = Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler, args.background)
     results, rows, out_dir = {}, {}, Path(args.out).parent
     out_dir.mkdir(parents=True, exist_ok=True)

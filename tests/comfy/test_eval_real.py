@@ -257,7 +257,7 @@ def test_options(ev) -> None:
     t = ev.parse_args(["--toy"])
     assert (t.steps, t.cfg, t.size, t.scorers) == (25, 4.5, 64, "toy") and t.layouts.endswith("layouts_default.jsonl")
     m = ev.parse_methods("plain,lrdm_plus", ["mine=t0:0.5,guidance:state"])
-    assert m["lrdm_plus"] is ev.METHODS["lrdm_plus"] and m["mine"] == dict(ev.PAPER, t0=0.5, guidance="state")
+    assert m["lrdm_plus"] is ev.METHODS["lrdm_plus"] and m["mine"] == dict(ev.quality.PAPER, t0=0.5, guidance="state")
     for bad in (["--toy", "--size", "128"], ["--toy", "--scorers", "toy,detector"], ["--ckpt", "x", "--scorers", "toy"],
                 ["--ckpt", "x", "--scorers", "fid"], ["--ckpt", "x", "--toy"], []):  # fmt: skip
         with pytest.raises(SystemExit):
