@@ -144,7 +144,7 @@ class ClipScorer:
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> list[int]:
     """Greedy non-maximum suppression: indices kept, best score first. boxes [N, 4] xyxy, scores [N]."""
-    from lrdm_pack.lrdm_core.toy.detect import box_iou
+    from toyworld.detect import box_iou
 
     keep: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
@@ -159,7 +159,7 @@ class DetectorScorer:
     Every predicted box gets the phrase with the highest score (OWL: sigmoid of its per-query logit; Grounding
     DINO: mean sigmoid over the phrase's tokens, articles left out); boxes under the threshold are dropped and
     the rest suppressed per phrase (NMS). The detections are then scored like the toy benchmark
-    (lrdm_core.toy.metrics, the phrase playing the colour class): per requested object the IoU of its greedily
+    (toyworld.metrics, the phrase playing the colour class): per requested object the IoU of its greedily
     matched same-phrase detection (0 when none: mIoU), presence, and AP50 over the whole set (a detection is a
     true positive when its phrase matches and IoU >= 0.5; classes = phrases; COCO 101-point AP).
     """
@@ -226,8 +226,8 @@ class DetectorScorer:
         return out.pred_boxes[0].float().cpu(), torch.stack(cols, -1)  # [N, 4], [N, P]
 
     def detect(self, image: np.ndarray, phrases: list[str]) -> list:
-        """Detections (lrdm_core.toy.detect.Detection, colour = phrase, shape = '') of the phrases in the image."""
-        from lrdm_pack.lrdm_core.toy.detect import Detection
+        """Detections (toyworld.detect.Detection, colour = phrase, shape = '') of the phrases in the image."""
+        from toyworld.detect import Detection
 
         run = self._owl if self.kind.startswith("owl") else self._grounding_dino
         boxes, probs = run(to_pil(image), phrases)  # [N, 4] cxcywh, [N, P]
@@ -244,7 +244,7 @@ class DetectorScorer:
         return out
 
     def score(self, images: list[np.ndarray], lines: list[dict]) -> tuple[dict[str, float], list[dict]]:
-        from lrdm_pack.lrdm_core.toy.metrics import Target, ap50, score_image
+        from toyworld.metrics import Target, ap50, score_image
 
         targets, dets, per_image = [], [], []
         for img, line in zip(images, lines, strict=True):
@@ -281,8 +281,8 @@ class ToyScorer:
 
     def score(self, images: list[np.ndarray], lines: list[dict]) -> tuple[dict[str, float], list[dict]]:
         import quality
-        from lrdm_pack.lrdm_core.toy.detect import detect
-        from lrdm_pack.lrdm_core.toy.metrics import score_image
+        from toyworld.detect import detect
+        from toyworld.metrics import score_image
 
         per_image = []
         for img, line in zip(images, lines, strict=True):

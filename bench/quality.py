@@ -92,7 +92,7 @@ class Runner:
         import nodes as comfy_nodes
 
         self.pack, self.nodes = pack, comfy_nodes
-        toy = pack.nodes.toy_model
+        toy = pack.nodes.host.toy_model
         self.model, self.clip, self.vae, _ = toy.load_toy(weights, dtype=torch.float32)
         self.steps, self.cfg, self.sampler, self.scheduler = steps, cfg, sampler, scheduler
         self.size = 64
@@ -179,7 +179,7 @@ class Runner:
 
 def targets_of(line: dict):
     """The requested objects of a layout line as metric targets (colour, shape, box)."""
-    from lrdm_pack.lrdm_core.toy.metrics import Target
+    from toyworld.metrics import Target
 
     out = []
     for o in line["objects"]:
@@ -190,8 +190,8 @@ def targets_of(line: dict):
 
 def evaluate(images: list[np.ndarray], lines: list[dict]) -> dict:
     """mIoU, AP50, presence, shape accuracy, extra objects per image, quality (near-palette fraction)."""
-    from lrdm_pack.lrdm_core.toy.detect import detect, near_palette_fraction
-    from lrdm_pack.lrdm_core.toy.metrics import ap50, score_image
+    from toyworld.detect import detect, near_palette_fraction
+    from toyworld.metrics import ap50, score_image
 
     targets = [targets_of(line) for line in lines]
     dets = [detect(img) for img in images]

@@ -8,7 +8,7 @@ from .layout_ops import LayoutCombine, LayoutFromBoundingBoxes, LayoutFromMasks,
 from .patch_nodes import ApplyLayout, Guider
 from .sampler_node import Sampler
 from .stage_nodes import CaptureAttention
-from .toy_model import TOY_NODES
+from .toy_loader import TOY_NODES
 
 NODE_LIST: list[type[io.ComfyNode]] = [
     Sampler,

@@ -6,9 +6,9 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
+from .host.runtime import install
+from .host.spec import build_spec
 from .params import cfg_input, config_from, method_inputs, model_inputs
-from .runtime import install
-from .spec import build_spec
 
 PATCH_PROMPT = (
     "The global prompt as typed into the positive CLIPTextEncode; used to find each object's tokens for its "

@@ -10,10 +10,10 @@ import torch
 from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
-from .encode import encode
+from .host.encode import encode
+from .host.runtime import install
+from .host.spec import build_spec
 from .params import cfg_input, config_from, method_inputs, model_inputs, noise_inputs
-from .runtime import install
-from .spec import build_spec
 
 
 class Sampler(io.ComfyNode):

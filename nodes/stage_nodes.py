@@ -10,12 +10,12 @@ from comfy_api.latest import io
 
 from ..lrdm_core.layout import Layout
 from ..lrdm_core.preview import heatmaps
-from .encode import encode
+from .host.encode import encode
+from .host.runtime import install
+from .host.spec import build_spec
+from .host.state import RunState
 from .params import config_from, method_inputs, model_inputs, noise_inputs
 from .patch_nodes import PATCH_PROMPT
-from .runtime import install
-from .spec import build_spec
-from .state import RunState
 
 
 class _CaptureOnly(comfy.samplers.Sampler):

@@ -11,20 +11,18 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import toy_env  # noqa: E402
-
-sys.path.insert(0, toy_env.REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from lrdm_core.toy import detect, scenes  # noqa: E402
+from hostkit import bootstrap  # noqa: E402
+from toyworld import detect, scenes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=os.path.join(toy_env.REPO, "models", "lrdm_toy.safetensors"))
+    p.add_argument("--weights", default=os.path.join(REPO, "models", "lrdm_toy.safetensors"))
     p.add_argument("--n", type=int, default=100, help="number of captions (one image each)")
     p.add_argument("--seed", type=int, default=12345, help="caption and noise seed")
     p.add_argument("--steps", type=int, default=25)
@@ -37,7 +35,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--grid", default="", help="write a PNG grid of the samples here")
     p.add_argument("--json", default="", help="write the metrics here")
     p.add_argument("--gt", action="store_true", help="score ground-truth renders instead of samples")
-    p.add_argument("--comfy", default=toy_env.DEFAULT_COMFY)
+    p.add_argument("--comfy", default=None, help="ComfyUI tree (default: $COMFYUI_PATH, else .host/ComfyUI)")
     return p.parse_args()
 
 
@@ -51,10 +49,10 @@ def main() -> None:
     if a.gt:
         images = np.stack([scenes.render(s) for s in sc])  # [N, H, W, 3]
     else:
-        toy_env.setup_comfy(a.comfy)
+        bootstrap.setup_comfy(a.comfy, pytorch_attention=True)
         import comfy.sample
 
-        tm = toy_env.import_toy_model()
+        tm = bootstrap.pack_module("nodes.host.toy_model")
         model, clip, vae, meta = tm.load_toy(a.weights, dtype=torch.float32)
         negative = clip.encode_from_tokens_scheduled(clip.tokenize(""))
         out = []

@@ -1,7 +1,7 @@
 """Train the LRDM toy text-to-image model (seeded, resumable) and export models/lrdm_toy.safetensors.
 
-The model is built with nodes/toy_model.py's builders, so the exported weights load exactly through
-LRDM_ToyModelLoader. Data are generated on the fly by lrdm_core.toy.scenes: batch k depends only on
+The model is built with nodes/host/toy_model.py's builders, so the exported weights load exactly through
+LRDM_ToyModelLoader. Data are generated on the fly by tools/toyworld/scenes.py: batch k depends only on
 (seed, k), so a resumed run sees the same data as an uninterrupted one.
 
     .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt /tmp/lrdm_toy_repro.pt  # shipped
@@ -20,14 +20,12 @@ import time
 import types
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import toy_env  # noqa: E402
-
-sys.path.insert(0, toy_env.REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from lrdm_core.toy import scenes  # noqa: E402
+from hostkit import bootstrap  # noqa: E402
+from toyworld import scenes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--text-layers", type=int, default=None)
     p.add_argument("--ckpt", default="/tmp/lrdm_toy_ckpt.pt", help="resumable training checkpoint (.pt)")
     p.add_argument("--ckpt-every", type=int, default=250)
-    p.add_argument("--out", default=os.path.join(toy_env.REPO, "models", "lrdm_toy.safetensors"))
+    p.add_argument("--out", default=os.path.join(REPO, "models", "lrdm_toy.safetensors"))
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop (checkpoint + export) after this wall time")
     p.add_argument(
         "--stop-at",
@@ -64,7 +62,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--export-only", action="store_true", help="export --ckpt to --out and exit")
     p.add_argument("--export-raw", action="store_true", help="export the live weights instead of the EMA")
-    p.add_argument("--comfy", default=toy_env.DEFAULT_COMFY, help="ComfyUI source tree")
+    p.add_argument("--comfy", default=None, help="ComfyUI tree (default: $COMFYUI_PATH, else .host/ComfyUI)")
     return p.parse_args()
 
 
@@ -163,10 +161,10 @@ def main() -> None:
     """Train, checkpoint, export."""
     a = parse_args()
     torch.set_num_threads(a.threads)
-    toy_env.setup_comfy(a.comfy)
+    bootstrap.setup_comfy(a.comfy, pytorch_attention=True)
     from tqdm import tqdm
 
-    tm = toy_env.import_toy_model()
+    tm = bootstrap.pack_module("nodes.host.toy_model")
 
     cfg = make_config(tm, a)
     torch.manual_seed(a.seed)

@@ -8,11 +8,11 @@ the files load in the frontend and convert to API prompts like hand-made ones.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import example_inputs
+from hostkit import bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "example_workflows"
@@ -279,23 +279,13 @@ EXAMPLES: dict[str, list[tuple]] = {
 
 def object_info() -> dict:
     """Node definitions as /object_info gives them: ComfyUI's built-in nodes plus this pack's."""
-    tree = Path(os.environ.get("COMFYUI_PATH") or REPO / ".host" / "ComfyUI")
-    sys.path.insert(0, str(tree))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
+    bootstrap.setup_comfy()
     import asyncio
-    import importlib.util
 
     import nodes
 
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-    spec = importlib.util.spec_from_file_location(
-        "lrdm_pack", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["lrdm_pack"] = pack
-    spec.loader.exec_module(pack)
+    pack = bootstrap.load_pack()
     ext = asyncio.run(pack.comfy_entrypoint())
     info = {}
     for name, cls in nodes.NODE_CLASS_MAPPINGS.items():
@@ -423,7 +413,7 @@ def _load_input(name: str, size: int):
 
 def example_layout(graph: list[tuple]):
     """The example's layout, read from its layout node's literal inputs (JSON, editor, or masks)."""
-    core = sys.modules["lrdm_pack"].lrdm_core
+    core = sys.modules[bootstrap.PACK_NAME].lrdm_core
     by_id = {nid: (ctype, inputs) for nid, ctype, inputs, _ in graph}
     for ctype, inputs in by_id.values():
         if ctype == "LRDM_LayoutFromJSON":
@@ -443,7 +433,7 @@ def thumbnail(graph: list[tuple], path: Path) -> None:
     import torch
     from PIL import Image
 
-    pack = sys.modules["lrdm_pack"]
+    pack = sys.modules[bootstrap.PACK_NAME]
     images = [inputs["image"] for _, ctype, inputs, _ in graph if ctype == "LoadImage"]
     base = _load_input(images[0], 256)[0] if images else torch.full((1, 256, 256, 3), 0.92)  # [1, H, W, 3]
     img = pack.lrdm_core.preview.draw_regions(example_layout(graph), base)[0]

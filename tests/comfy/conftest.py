@@ -5,10 +5,7 @@ The ComfyUI tree comes from $COMFYUI_PATH (set by the Makefile: a user's install
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import pkgutil
 import sys
 from pathlib import Path
 
@@ -16,16 +13,16 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-COMFY = Path(os.environ.get("COMFYUI_PATH") or REPO / ".host" / "ComfyUI")
-if not (COMFY / "comfy").is_dir():
-    pytest.exit(f"ComfyUI not found at {COMFY}; run `make host` or set COMFYUI_PATH", returncode=2)
-if str(COMFY) not in sys.path:
-    sys.path.insert(0, str(COMFY))
+if str(REPO / "tools") not in sys.path:
+    sys.path.insert(0, str(REPO / "tools"))
 
-import comfy.cli_args  # noqa: E402
+from hostkit import bootstrap  # noqa: E402
+from hostkit.randomweights import randomize  # noqa: E402
 
-if not torch.cuda.is_available():
-    comfy.cli_args.args.cpu = True  # what `main.py --cpu` sets; model_management reads it at import
+try:
+    bootstrap.setup_comfy(device="cuda" if torch.cuda.is_available() else "cpu")
+except FileNotFoundError as e:
+    pytest.exit(str(e), returncode=2)
 
 import comfy.model_base  # noqa: E402
 import comfy.model_management  # noqa: E402
@@ -39,29 +36,18 @@ import comfy.supported_models_base  # noqa: E402
 # machine and 5-10x faster on a shared one (measured on the 2-core CI machine with a training job on one core).
 torch.set_num_threads(int(os.environ.get("LRDM_TEST_THREADS", "1")))
 
-PACK_NAME = "lrdm_pack"
 TINY_CONTEXT = 64
 
 
 def load_pack():
-    """Import the repo as a package the way ComfyUI loads a custom node folder."""
-    if PACK_NAME in sys.modules:
-        return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(
-        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = mod
-    spec.loader.exec_module(mod)
-    for sub in ("nodes", "lrdm_core"):  # what ComfyUI reaches through comfy_entrypoint, plus the core
-        pkg = importlib.import_module(f"{PACK_NAME}.{sub}")
-        for info in pkgutil.walk_packages(pkg.__path__, f"{PACK_NAME}.{sub}."):
-            importlib.import_module(info.name)
-    return mod
+    """The repo imported as the package lrdm_pack, every submodule of nodes/ and lrdm_core/ with it."""
+    return bootstrap.load_pack(walk=True)
 
 
 def bench_module(name: str, path: Path):
     """A bench script as a module, imported once (bench/ is no package)."""
+    import importlib.util
+
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
         sys.modules[name] = importlib.util.module_from_spec(spec)
@@ -70,14 +56,8 @@ def bench_module(name: str, path: Path):
 
 
 def _init_weights(module: torch.nn.Module, seed: int) -> None:
-    """ComfyUI skips weight init: fill every parameter from N(0, 0.02), norms' scales near 1."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dim() == 1 and ("norm" in name or name.endswith("ln.weight")) and name.endswith("weight"):
-                p.copy_(1.0 + 0.02 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.02 * torch.randn(p.shape, generator=g) * (10.0 if p.dim() > 1 else 1.0) / 10.0)
+    """ComfyUI skips weight init: the random checkpoints' fill (hostkit.randomweights), seeded."""
+    randomize(module, torch.Generator().manual_seed(seed))
 
 
 def _unet_config(**over) -> dict:

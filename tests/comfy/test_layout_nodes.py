@@ -183,9 +183,9 @@ def test_bounding_box_converter_errors(pack):
 def test_too_many_phrase_tokens_for_the_prompt_are_refused(pack, clip):
     ok = pack.lrdm_core.layout.layout_from_dict(
         {"objects": [{"phrase": f"a red apple number {i}", "box": [0, 0, 0.5, 0.5]} for i in range(3)]})
-    pack.nodes.encode.token_positions(clip, ok, "a red apple number 0")
+    pack.nodes.host.encode.token_positions(clip, ok, "a red apple number 0")
     long = pack.lrdm_core.layout.layout_from_dict(
         {"objects": [{"phrase": "a very small shiny red ceramic coffee mug with a golden handle",
                       "box": [0, 0, 0.5, 0.5]} for _ in range(8)]})
     with pytest.raises(_lerr(pack), match="one CLIP window"):
-        pack.nodes.encode.token_positions(clip, long, "")
+        pack.nodes.host.encode.token_positions(clip, long, "")

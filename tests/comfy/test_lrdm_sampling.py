@@ -26,10 +26,10 @@ def test_lrdm_changes_the_result_and_is_deterministic(pack, sd15, clip):
 
 def test_layered_steps_only_inside_the_window(pack, sd15, clip):
     seen = []
-    spec = pack.nodes.spec.build_spec(
+    spec = pack.nodes.host.spec.build_spec(
         clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5), observer=seen.append
     )
-    model = pack.nodes.runtime.install(sd15, spec)
+    model = pack.nodes.host.runtime.install(sd15, spec)
     out = pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 6, 7.5, "euler", "normal", 1.0)
     assert torch.isfinite(out["samples"]).all()
     assert seen[0].layered_calls == 3  # round(0.5 * 6) euler steps, one evaluation each
@@ -93,10 +93,10 @@ def test_v_prediction_and_samplers(pack, clip):
 
 def test_multi_stage_evaluations_follow_the_window_by_sigma(pack, sd15, clip):
     seen = []
-    spec = pack.nodes.spec.build_spec(
+    spec = pack.nodes.host.spec.build_spec(
         clip, layout(pack), PROMPT, pack.lrdm_core.config.LRDMConfig(t0=0.5), observer=seen.append
     )
-    model = pack.nodes.runtime.install(sd15, spec)
+    model = pack.nodes.host.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "dpm_2", "normal", 1.0)
     assert seen[0].layered_calls == 4  # 2 layered steps x 2 evaluations (at sigma_i and a midpoint)
     seen.clear()
@@ -151,13 +151,13 @@ def test_dit_model_is_refused_clearly(pack, clip):
 def _spy_capture(pack, monkeypatch) -> list:
     """Record (block, transformer_index, sigma) of every capture-hook call."""
     calls = []
-    original = pack.nodes.capture.CaptureAttention.__call__
+    original = pack.nodes.host.capture.CaptureAttention.__call__
 
     def spy(self, q, k, v, extra_options):
         calls.append((tuple(extra_options["block"]), extra_options["block_index"], float(extra_options["sigmas"][0])))
         return original(self, q, k, v, extra_options)
 
-    monkeypatch.setattr(pack.nodes.capture.CaptureAttention, "__call__", spy)
+    monkeypatch.setattr(pack.nodes.host.capture.CaptureAttention, "__call__", spy)
     return calls
 
 
@@ -199,8 +199,8 @@ def test_region_bias_after_t0(pack, sd15, clip):
 
 def test_self_bias_replaces_attn1_and_costs_no_evaluation(pack, sd15, clip):
     config = pack.lrdm_core.config.LRDMConfig(attn_bias=0.0, self_bias=2.0)
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config)
-    patched = pack.nodes.runtime.install(sd15, spec)
+    spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config)
+    patched = pack.nodes.host.runtime.install(sd15, spec)
     replaces = patched.model_options["transformer_options"]["patches_replace"]
     assert set(replaces) == {"attn1"}  # attn2 only with attn_bias
     assert all(r.kind == "attn1" for r in replaces["attn1"].values())
@@ -216,8 +216,8 @@ def test_rgb_delta_lies_in_the_colour_span(pack, sd15, clip):
     """delta_space 'rgb': every offset pixel is in span(latent_rgb_factors), and the result differs from 'latent'."""
     seen = []
     config = pack.lrdm_core.config.LRDMConfig(t0=0.5, delta_space="rgb")
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
-    model = pack.nodes.runtime.install(sd15, spec)
+    spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
+    model = pack.nodes.host.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
     f = torch.tensor(sd15.model.latent_format.latent_rgb_factors)  # [C, 3]
     for xi in seen[0].offsets:
@@ -244,8 +244,8 @@ def test_attn_bias_also_biases_each_layer_towards_its_own_region(pack, sd15, cli
     """The plan names every layer cond: its phrase's columns get +b inside its region, -b outside (soft edges)."""
     seen = []
     config = pack.lrdm_core.config.LRDMConfig(t0=0.5, attn_bias=3.0, self_bias=0.0)
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
-    model = pack.nodes.runtime.install(sd15, spec)
+    spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
+    model = pack.nodes.host.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
     state = seen[0]
     plan = state.cache["bias_plan"]

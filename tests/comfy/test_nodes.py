@@ -72,9 +72,9 @@ def test_capture_node_returns_maps_and_previews(pack, sd15, clip):
 def test_capture_reads_phrase_encoding_when_prompt_lacks_it(pack, sd15, clip, caplog):
     seen = []
     cfg = pack.lrdm_core.config.LRDMConfig(t0=0.5)
-    spec = pack.nodes.spec.build_spec(clip, layout(pack), "a photo", cfg, observer=seen.append)
+    spec = pack.nodes.host.spec.build_spec(clip, layout(pack), "a photo", cfg, observer=seen.append)
     assert spec.prompt_positions == (None, None)
-    model = pack.nodes.runtime.install(sd15, spec)
+    model = pack.nodes.host.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_conds(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
     assert seen[0].maps.shape == (2, 1, 16, 16) and torch.isfinite(seen[0].maps).all()
 

@@ -16,8 +16,8 @@ WEIGHTS = "lrdm_toy.safetensors"
 
 @pytest.fixture(scope="module")
 def toy(pack):
-    """nodes/toy_model.py of the pack."""
-    return importlib.import_module(f"{pack.__name__}.nodes.toy_model")
+    """nodes/toy_loader.py of the pack (the loader node; the model itself is nodes/host/toy_model.py)."""
+    return importlib.import_module(f"{pack.__name__}.nodes.toy_loader")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_samples_through_stock_nodes(loaded) -> None:
 
 def test_draws_the_asked_colour(loaded, pack) -> None:
     """Single-object prompts: the detector finds the asked colour in most samples."""
-    detect = importlib.import_module(f"{pack.__name__}.lrdm_core.toy.detect")
+    from toyworld import detect
     hits = 0
     prompts = ["a red square", "a blue circle", "a green triangle", "a yellow circle"]
     for i, prompt in enumerate(prompts):

@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "tools"):  # lrdm_core; the toy world (tools/toyworld, dev-only)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 # Property tests (test_properties.py): no example database (nothing written into the tree), no deadline (CI
 # machines are shared and noisy). LRDM_HYPOTHESIS_PROFILE=thorough runs 25x the examples.

@@ -1,8 +1,7 @@
 """Toy detector: near-perfect precision and recall on ground-truth renders, sane on noise and blur."""
 
 import numpy as np
-
-from lrdm_core.toy import detect, scenes
+from toyworld import detect, scenes
 
 
 def _score(n: int, seed: int, noise: float = 0.0, blur: bool = False) -> tuple[float, float, float]:

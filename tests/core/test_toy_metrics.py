@@ -1,9 +1,8 @@
 """The benchmark's metrics on hand-made cases: matching, presence, extras, AP50."""
 
 import pytest
-
-from lrdm_core.toy.detect import Detection
-from lrdm_core.toy.metrics import Target, ap50, score_image
+from toyworld.detect import Detection
+from toyworld.metrics import Target, ap50, score_image
 
 RED = Target("red", "circle", (0.0, 0.0, 0.5, 0.5))
 BLUE = Target("blue", "square", (0.5, 0.5, 1.0, 1.0))

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from lrdm_core.toy import scenes
+from toyworld import scenes
 
 
 def test_same_seed_same_batch() -> None:

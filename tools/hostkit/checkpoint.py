@@ -12,8 +12,10 @@ Run as ``python -m hostkit ckpt --tree <ComfyUI> --out <file>`` (needs ComfyUI i
 
 import logging
 import os
-import sys
 from pathlib import Path
+
+from .bootstrap import setup_comfy
+from .randomweights import randomize
 
 logger = logging.getLogger("lrdm.hostkit.checkpoint")
 
@@ -31,25 +33,6 @@ SD15_VAE_DDCONFIG = {
 }
 
 
-def _randomize(module, generator) -> None:
-    """Fill parameters in place: norm layers weight 1 / bias 0; others weight N(0, 0.02), bias 0."""
-    import torch
-
-    norms = (torch.nn.GroupNorm, torch.nn.LayerNorm)
-    with torch.no_grad():
-        for sub in module.modules():
-            is_norm = isinstance(sub, norms)
-            for name, p in sub.named_parameters(recurse=False):
-                if not p.is_floating_point():
-                    continue
-                if is_norm:
-                    p.fill_(1.0 if name == "weight" else 0.0)
-                elif name == "bias":
-                    p.zero_()
-                else:
-                    p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
-
-
 def build_state_dict(seed: int = 0) -> dict:
     """Random SD1.5 checkpoint state dict (fp16), keys exactly as in a released SD1.5 file."""
     return build_random("SD15", SD15_UNET_CONFIG, "float16", seed)
@@ -58,10 +41,9 @@ def build_state_dict(seed: int = 0) -> dict:
 def build_random(model: str, unet_config: dict, clip_dtype: str, seed: int = 0) -> dict:
     """Random checkpoint state dict of comfy.supported_models.<model> with this U-Net config: U-Net and VAE fp16,
     text encoders in torch.<clip_dtype>; keys as ComfyUI saves them."""
-    import comfy.cli_args
     import torch
 
-    comfy.cli_args.args.cpu = True  # a CPU job everywhere (model_management reads this on import)
+    setup_comfy()  # a CPU job everywhere (model_management reads this on import)
     import comfy.ldm.models.autoencoder
     import comfy.sd
     import comfy.supported_models
@@ -70,20 +52,20 @@ def build_random(model: str, unet_config: dict, clip_dtype: str, seed: int = 0) 
     model_config = getattr(comfy.supported_models, model)(dict(unet_config))
     model_config.set_inference_dtype(torch.float32, None)
     base = model_config.get_model({})
-    _randomize(base.diffusion_model, gen)
+    randomize(base.diffusion_model, gen)
     unet_sd = {k: v.half() for k, v in base.diffusion_model.state_dict().items()}
     del base
 
     cpu = {"initial_device": torch.device("cpu")}
     clip = comfy.sd.CLIP(target=model_config.clip_target(), model_options=cpu)
-    _randomize(clip.cond_stage_model, gen)
+    randomize(clip.cond_stage_model, gen)
     clip_sd = model_config.process_clip_state_dict_for_saving(clip.get_sd())
     dtype = getattr(torch, clip_dtype)
     clip_sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in clip_sd.items()}
     del clip
 
     vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=dict(SD15_VAE_DDCONFIG), embed_dim=4)
-    _randomize(vae, gen)
+    randomize(vae, gen)
     vae_sd = {k: v.half() for k, v in vae.state_dict().items()}
     del vae
 
@@ -101,9 +83,7 @@ def make_checkpoint(tree: Path, out: Path, seed: int = 0) -> Path:
 
 def write_random(tree: Path, out: Path, build, arch: str) -> Path:
     """Put ComfyUI at ``tree`` on sys.path, build a state dict and write it to ``out`` atomically."""
-    tree = Path(tree).resolve()
-    if str(tree) not in sys.path:
-        sys.path.insert(0, str(tree))
+    setup_comfy(tree)
     from safetensors.torch import save_file
 
     out = Path(out)

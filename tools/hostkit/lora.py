@@ -14,9 +14,9 @@ Run as ``python -m hostkit lora --tree <ComfyUI> --out <file>``.
 import logging
 import os
 import re
-import sys
 from pathlib import Path
 
+from .bootstrap import setup_comfy
 from .checkpoint import SD15_UNET_CONFIG
 
 logger = logging.getLogger("lrdm.hostkit.lora")
@@ -31,10 +31,9 @@ TE_LAYERS = 12  # CLIP-L
 
 def target_shapes() -> dict[str, tuple[int, ...]]:
     """kohya module name -> shape of the SD1.5 weight it patches (U-Net and CLIP-L)."""
-    import comfy.cli_args
     import torch
 
-    comfy.cli_args.args.cpu = True
+    setup_comfy()
     import comfy.lora
     import comfy.sd
     import comfy.supported_models
@@ -74,9 +73,7 @@ def build_state_dict(rank: int = 4, seed: int = 0) -> dict:
 
 def make_lora(tree: Path, out: Path, rank: int = 4, seed: int = 0) -> Path:
     """Write the random LoRA to ``out`` atomically (ComfyUI at ``tree`` goes on sys.path)."""
-    tree = Path(tree).resolve()
-    if str(tree) not in sys.path:
-        sys.path.insert(0, str(tree))
+    setup_comfy(tree)
     from safetensors.torch import save_file
 
     out = Path(out)

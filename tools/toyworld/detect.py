@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import NamedTuple
 
 import numpy as np
 
 from .scenes import BACKGROUNDS, COLOURS, SHAPES
-
-logger = logging.getLogger("lrdm.toy.detect")
 
 MIN_CHROMA = 0.25  # max(RGB) - min(RGB) below this is background (all backgrounds are neutral)
 MAX_HUE_DIST = 40.0  # degrees; farther from every palette hue -> background

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import NamedTuple
 
 import numpy as np
-
-logger = logging.getLogger("lrdm.toy.scenes")
 
 # Palette, RGB in [0, 1]. Hues are far apart so a detector separates them by hue alone.
 COLOURS: dict[str, tuple[float, float, float]] = {

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..lrdm_core.attention import biased_attention, region_logit_bias, resolution_of, segment_logit_bias
+from ...lrdm_core.attention import biased_attention, region_logit_bias, resolution_of, segment_logit_bias
 from .capture import host_attention
-from .state import RunState, layer_key
+from .keys import BIAS_KEY, layer_key
+from .state import RunState
 
 log = logging.getLogger("lrdm")
 
-BIAS_KEY = "lrdm_bias"  # transformer_options key: the BiasPlan of the current evaluation
 
 
 @dataclass

@@ -8,10 +8,11 @@ import math
 import comfy.samplers
 import torch
 
-from ..lrdm_core.errors import user_error
-from ..lrdm_core.guidance import vp_scale
-from ..lrdm_core.raster import paint_order
-from .state import BG_KEY, OFFSETS_KEY, RunState, layer_key
+from ...lrdm_core.errors import user_error
+from ...lrdm_core.guidance import vp_scale
+from ...lrdm_core.raster import paint_order
+from .keys import BG_KEY, OFFSETS_KEY, layer_key
+from .state import RunState
 
 log = logging.getLogger("lrdm")
 

@@ -1,11 +1,9 @@
-"""The LRDM toy model in ComfyUI's own classes: SD1-style U-Net, tiny CLIP text model, fixed linear VAE."""
+"""The LRDM toy model (behind LRDM_ToyModelLoader) in ComfyUI's classes: SD1-style U-Net, tiny CLIP, linear VAE."""
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
-import os
 from typing import Any
 
 import comfy.latent_formats
@@ -19,12 +17,7 @@ import comfy.supported_models_base
 import comfy.utils
 import safetensors.torch
 import torch
-from comfy_api.latest import io
 
-logger = logging.getLogger("lrdm.toy_model")
-
-MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
-DEFAULT_WEIGHTS = "lrdm_toy.safetensors"
 DOWNSCALE = 8  # latent side = image side / 8, as on SD1.5
 PIXEL = 2  # the toy world is drawn in 2x2 pixel blocks (a 32x32 picture shown at 64x64)
 IMAGE_CHANNELS = 3
@@ -342,56 +335,3 @@ def save_toy(
             out[TEXT_PREFIX + k] = v.detach().to(dtype).contiguous()
     meta = {"lrdm_config": json.dumps(config), "format": "lrdm-toy-1", **(info or {})}
     safetensors.torch.save_file(out, path, metadata=meta)
-
-
-def available_weights() -> list[str]:
-    """Toy checkpoints shipped in the pack's models/ folder."""
-    if not os.path.isdir(MODELS_DIR):
-        return [DEFAULT_WEIGHTS]
-    found = sorted(f for f in os.listdir(MODELS_DIR) if f.startswith("lrdm_toy") and f.endswith(".safetensors"))
-    return found or [DEFAULT_WEIGHTS]
-
-
-class ToyModelLoader(io.ComfyNode):
-    """Loads the LRDM toy text-to-image model (64x64 coloured shapes) as MODEL, CLIP and VAE."""
-
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        """Node schema: one weights choice in, MODEL/CLIP/VAE out."""
-        return io.Schema(
-            node_id="LRDM_ToyModelLoader",
-            display_name="LRDM Toy Model Loader",
-            category="lrdm/toy",
-            description=(
-                "Loads the pack's small trained text-to-image model: red/green/blue/yellow circles, "
-                "squares and triangles at random places on a plain background, 64x64 pixels "
-                "(8x8 latent of 48 channels). "
-                "It runs through the stock CLIPTextEncode, EmptyLatentImage (64x64), KSampler and VAEDecode "
-                "nodes and exists to measure layout control without Stable Diffusion weights."
-            ),
-            inputs=[
-                io.Combo.Input(
-                    "weights",
-                    options=available_weights(),
-                    default=DEFAULT_WEIGHTS,
-                    tooltip="Toy checkpoint from the pack's models/ folder (lrdm_toy*.safetensors).",
-                ),
-            ],
-            outputs=[
-                io.Model.Output(tooltip="The toy U-Net (x0-prediction, SD1-style cross-attention)."),
-                io.Clip.Output(tooltip="Tiny CLIP text model behind the real SD1 tokenizer."),
-                io.Vae.Output(tooltip="Fixed linear VAE: 2x2 block means, pixel-unshuffled (48 x H/8 x W/8)."),
-            ],
-        )
-
-    @classmethod
-    def execute(cls, weights: str) -> io.NodeOutput:
-        """Load the chosen checkpoint."""
-        path = os.path.join(MODELS_DIR, weights)
-        if not os.path.isfile(path):
-            raise ValueError(f"Toy weights not found: {path}. Expected a file in {MODELS_DIR}.")
-        model, clip, vae, _ = load_toy(path)
-        return io.NodeOutput(model, clip, vae)
-
-
-TOY_NODES: list[type[io.ComfyNode]] = [ToyModelLoader]

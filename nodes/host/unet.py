@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..lrdm_core.errors import user_error
+from ...lrdm_core.errors import user_error
 
 SUPPORTED = "SD1.x, SD2.x and SDXL-family U-Nets (any model with cross-attention output blocks)"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from ..lrdm_core.config import LRDMConfig
-from ..lrdm_core.errors import user_error
-from ..lrdm_core.layout import Layout
+from ...lrdm_core.config import LRDMConfig
+from ...lrdm_core.errors import user_error
+from ...lrdm_core.layout import Layout
 from .encode import encode, object_conditionings, token_positions
 from .state import LRDMSpec
 

@@ -15,18 +15,18 @@ import comfy.sampler_helpers
 import torch
 from comfy.patcher_extension import WrappersMP
 
-from ..lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
-from ..lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
-from ..lrdm_core.window import in_window, sigma_threshold
-from .bias import BIAS_KEY, RegionBias, bias_plan
+from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
+from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
+from ...lrdm_core.window import in_window, sigma_threshold
+from .bias import RegionBias, bias_plan
 from .capture import capture_maps
+from .keys import BG_KEY, BIAS_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
 from .layered import fuse_at_t0, initial_state, layered_prediction, shift_chunks, state_shift
-from .state import BG_KEY, OFFSETS_KEY, RUN_KEY, LRDMSpec, RunState, layer_key
+from .state import LRDMSpec, RunState
 from .unet import all_cross_attention, output_cross_attention
 
 log = logging.getLogger("lrdm")
 
-WRAPPER_KEY = "lrdm"
 __all__ = ["LRDMSpec", "RunState", "install"]
 
 

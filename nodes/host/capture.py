@@ -7,8 +7,8 @@ import comfy.model_patcher
 import comfy.samplers
 import torch
 
-from ..lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
-from .state import layer_key
+from ...lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from .keys import layer_key
 from .unet import output_cross_attention, select_blocks
 
 

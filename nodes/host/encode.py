@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..lrdm_core.errors import user_error
-from ..lrdm_core.layout import Layout
-from ..lrdm_core.tokens import TokenizerFns, check_phrase_budget, positions_in_phrase, positions_in_prompt
+from ...lrdm_core.errors import user_error
+from ...lrdm_core.layout import Layout
+from ...lrdm_core.tokens import TokenizerFns, check_phrase_budget, positions_in_phrase, positions_in_prompt
 
 
 def tokenizer_fns(clip) -> TokenizerFns:

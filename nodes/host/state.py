@@ -6,17 +6,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..lrdm_core.config import LRDMConfig
-from ..lrdm_core.layout import Layout
-
-RUN_KEY = "lrdm_run"  # model_options["transformer_options"] key holding the RunState of one run
-OFFSETS_KEY = "lrdm_offsets"  # transformer_options key: cond uuid -> input offset for that chunk
-BG_KEY = "lrdm_background"
-
-
-def layer_key(i: int) -> str:
-    """The guider conds key of object layer i."""
-    return f"lrdm_layer_{i}"
+from ...lrdm_core.config import LRDMConfig
+from ...lrdm_core.layout import Layout
 
 
 @dataclass(frozen=True)
