@@ -22,22 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host  # noqa: E402
 
-# Node inputs of lrdm_core.config.PRESETS (tests/comfy/test_nodes.py checks they match).
-PAPER = dict(
-    t0=0.3,
-    strength=1.0,
-    strength_out=1.0,
-    top_k=0,
-    guidance="input",
-    capture_blocks="paper",
-    capture_source="auto",
-    composition="shared",
-    attn_bias=0.0,
-    delta_space="latent",
-    self_bias=0.0,
-    bias_end=1.0,
-)
-PLUS = dict(PAPER, guidance="state", attn_bias=12.0, delta_space="rgb", self_bias=6.0, bias_end=0.8)
+PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two settings, as node inputs
+PAPER = PRESETS["paper"].to_dict()
+PLUS = PRESETS["plus"].to_dict()
 # The paper's algorithm with two of the numbers it leaves open calibrated on this model (README's choices 2 and 5:
 # lambda inside, t0); the node's "paper" button keeps the authors' numbers (PAPER) for SD checkpoints.
 TOY_PAPER = dict(PAPER, strength=3.0, t0=0.5)

@@ -8,6 +8,7 @@ import comfy.samplers
 import torch
 
 from ...lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from ...lrdm_core.config import CaptureSource
 from .keys import layer_key
 from .unet import output_cross_attention, select_blocks
 
@@ -102,7 +103,7 @@ def _capture_plan(guider, spec):
     conds: list = []
     sources = []
     for i, pp in enumerate(spec.prompt_positions):
-        use_prompt = pp is not None and pos_uid is not None and source != "phrase"
+        use_prompt = pp is not None and pos_uid is not None and source is not CaptureSource.PHRASE
         # a phrase missing from the prompt falls back to its own encoding (spec.build_spec warned once)
         if use_prompt:
             for p in pp:

@@ -8,6 +8,7 @@ import math
 import comfy.samplers
 import torch
 
+from ...lrdm_core.config import Guidance
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import vp_scale
 from ...lrdm_core.raster import paint_order
@@ -26,14 +27,16 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     uncond = None if skip_uncond else conds.get("negative")
     layers = [conds[layer_key(i)] for i in range(len(state.spec.layer_conds))]
     scale = vp_scale(timestep).to(x.dtype).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
-    shifts = [xi.to(x.dtype) * scale for xi in state.offsets] if cfg.guidance in ("input", "eps") else None
+    shifts = (
+        [xi.to(x.dtype) * scale for xi in state.offsets] if cfg.guidance in (Guidance.INPUT, Guidance.EPS) else None
+    )
     opts = dict(model_options)
     to = opts["transformer_options"] = dict(model_options.get("transformer_options", {}))
     if shifts is not None:
         to[OFFSETS_KEY] = {e["uuid"]: shifts[i] for i, layer in enumerate(layers) for e in layer}
     outs = comfy.samplers.calc_cond_batch(guider.inner_model, [background, uncond, *layers], x, timestep, opts)
     bg_out, un_out, layer_outs = outs[0], outs[1], outs[2:]
-    if cfg.guidance == "eps":  # noise-prediction reading: x0 = x0' - xi (PAPER.md choice 9)
+    if cfg.guidance is Guidance.EPS:  # noise-prediction reading: x0 = x0' - xi (PAPER.md choice 9)
         layer_outs = [o - s for o, s in zip(layer_outs, shifts, strict=True)]
     comp = bg_out * state.bg_weight
     for wgt, out in zip(state.weights, layer_outs, strict=True):

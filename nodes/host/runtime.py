@@ -15,6 +15,7 @@ import comfy.sampler_helpers
 import torch
 from comfy.patcher_extension import WrappersMP
 
+from ...lrdm_core.config import Composition, DeltaSpace, Guidance
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ...lrdm_core.window import in_window, sigma_threshold
@@ -123,7 +124,7 @@ class SamplerSample:
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
         try:
-            if threshold is not None and cfg.composition == "fuse":
+            if threshold is not None and cfg.composition is Composition.FUSE:
                 return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         finally:
@@ -136,14 +137,14 @@ class SamplerSample:
         state.maps = capture_maps(guider, self.spec, x_t, sigmas[:1].expand(x_t.shape[0]), extra_args["model_options"])
         x_vp = x_t / vp_scale(float(sigmas[0]))  # [B, C, H, W]
         k = cfg.top_k or default_top_k(*x_t.shape[-2:])
-        rgb = _rgb_factors(guider, x_t) if cfg.delta_space == "rgb" else None
+        rgb = _rgb_factors(guider, x_t) if cfg.delta_space is DeltaSpace.RGB else None
         state.offsets = []
         for i in range(len(state.masks)):
             delta = top_k_mean(x_vp, state.maps[i], k)  # [B, C]
             if rgb is not None:
                 delta = colour_part(delta, rgb)
-            state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength_in, cfg.strength_out))
-        if cfg.guidance == "state":
+            state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength, cfg.strength_out))
+        if cfg.guidance is Guidance.STATE:
             return noise + state_shift(state) * (vp_scale(float(sigmas[0])) / noise_gain)
         return noise
 
@@ -173,7 +174,7 @@ class PredictNoise:
                     **model_options["transformer_options"],
                     BIAS_KEY: plan,
                 }
-        if state.spec.config.composition == "shared" and in_window(float(timestep.max()), state.threshold):
+        if state.spec.config.composition is Composition.SHARED and in_window(float(timestep.max()), state.threshold):
             state.layered_calls += 1
             return layered_prediction(executor.class_obj, state, x, timestep, model_options)
         return executor(x, timestep, model_options, seed)
