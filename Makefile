@@ -76,7 +76,7 @@ help:
 	@echo "  screenshots   README pictures from the real frontend -> docs/images (+ screenshots.json hashes)"
 	@echo "  images-manifest  re-hash the README figures that are not screenshots (docs/images/screenshots.json)"
 	@echo "  icon          docs/images/icon.png (registry icon) from tools/make_icon.py"
-	@echo "  lint          ruff check"
+	@echo "  lint          ruff check + ruff format --check"
 	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
@@ -204,6 +204,7 @@ endef
 
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-core: venv
 	$(call pytest_tier,tests/core,env -u COMFYUI_PATH)
