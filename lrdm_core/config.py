@@ -1,4 +1,4 @@
-"""LRDM parameters, with the paper's defaults and where each comes from (PAPER.md choices 1-9)."""
+"""LRDM parameters, with the paper's defaults and where each comes from (docs/METHOD.md choices 1-9)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class LRDMConfig:
 
 
 # The two settings the nodes offer (README "Parameters"): the node defaults are "plus", the best measured on the
-# pack's small model (bench/quality.py, README "Layout accuracy"); "paper" is the method as the paper writes it.
+# pack's small model (bench/README.md "Layout accuracy"); "paper" is the method as the paper writes it.
 PRESETS: dict[str, LRDMConfig] = {
     "plus": LRDMConfig(),
     "paper": LRDMConfig(  # Eq. 6 and 8 as written; the fields not named here are the paper's too

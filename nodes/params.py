@@ -91,7 +91,7 @@ def method_inputs() -> list:
             "guidance",
             options=list(GUIDANCE_MODES),
             default=_D.guidance,
-            tooltip="How xi acts (PAPER.md choice 9): 'input' adds xi to each layer's input every "
+            tooltip="How xi acts (docs/METHOD.md, choice 9): 'input' adds xi to each layer's input every "
             "layered step and composes denoised estimates; 'state' shifts x_T once (authors' "
             "code); 'eps' composes noise predictions; 'none' = layers without guidance.",
         ),
