@@ -9,7 +9,8 @@ bench/README.md (the measured tables) and models/*.md.
 - pyproject.toml has what the Comfy Registry reads ([tool.comfy]), and its Icon is this repository's icon file,
   which tools/make_icon.py reproduces byte for byte;
 - every `make` command in a document is a Makefile target, CI runs `make test`, the README's node table names every
-  node the pack registers and its parameter table has every LRDMConfig field with both presets' values;
+  node the pack registers, and its parameter table (and docs/METHOD.md's) has every LRDMConfig field with both
+  presets' values;
 - every relative link in a document reaches a file (and heading) of the repository, no source file cites a
   document outside the repository, and every choice ("METHOD.md choice N") and quoted section of docs/METHOD.md
   that the code cites is there.
@@ -169,11 +170,12 @@ def _cell_value(cell: str) -> str:
     return m.group(1)
 
 
-def test_readme_parameter_table_matches_the_config():
+@pytest.mark.parametrize("doc, heading", [("README.md", "Parameters"), ("docs/METHOD.md", "The two settings")])
+def test_parameter_tables_match_the_config(doc, heading):
     from lrdm_core.config import PRESETS, LRDMConfig
 
     rows = {}
-    for line in _section(README, "Parameters").splitlines():
+    for line in _section((REPO / doc).read_text(), heading).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| `") and len(cells) >= 3:
             for name in re.findall(r"`(\w+)`", cells[0]):
@@ -181,11 +183,11 @@ def test_readme_parameter_table_matches_the_config():
     fields = [f.name for f in dataclasses.fields(LRDMConfig)]
     for field in fields:
         name = "strength" if field == "strength_in" else field  # the node input's name
-        assert name in rows, f"README's parameter table has no row for `{name}`"
+        assert name in rows, f"{doc}'s table '{heading}' has no row for `{name}`"
         for preset, cell in zip(("plus", "paper"), rows[name], strict=True):
             want, got = getattr(PRESETS[preset], field), _cell_value(cell)
             same = got == want if isinstance(want, str) else float(got) == float(want)
-            assert same, f"README says {name} = {cell} for {preset}, the config has {want!r}"
+            assert same, f"{doc} says {name} = {cell} for {preset}, the config has {want!r}"
 
 
 def _slug(heading: str) -> str:
