@@ -25,7 +25,7 @@ import host  # noqa: E402
 PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two settings, as node inputs
 PAPER = PRESETS["paper"].to_dict()
 PLUS = PRESETS["plus"].to_dict()
-# The paper's algorithm with two of the numbers it leaves open calibrated on this model (README's choices 2 and 5:
+# The paper's algorithm with two of the numbers it leaves open calibrated on this model (docs/METHOD.md choices 2 and 5:
 # lambda inside, t0); the node's "paper" button keeps the authors' numbers (PAPER) for SD checkpoints.
 TOY_PAPER = dict(PAPER, strength=3.0, t0=0.5)
 METHODS: dict[str, dict | str] = {
@@ -35,7 +35,7 @@ METHODS: dict[str, dict | str] = {
     "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
     "lrdm": TOY_PAPER,  # the paper as written (the figure's reading: xi on each layer's input every step), calibrated
     "lrdm_paper_button": PAPER,  # the same with the authors' numbers: t0 0.3, lambda 1
-    "lrdm_plus": PLUS,  # the node defaults: the best measured mode (README)
+    "lrdm_plus": PLUS,  # the node defaults: the best measured mode (bench/README.md)
     "lrdm_plus_no_bias": dict(PLUS, attn_bias=0.0, self_bias=0.0),  # its LRDM part alone
     "bias_only": dict(PLUS, t0=0.0, guidance="none"),  # its region biases alone (no layers, no guidance)
     "lrdm_layers_only": dict(TOY_PAPER, guidance="none"),

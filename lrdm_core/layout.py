@@ -1,4 +1,4 @@
-"""Immutable, versioned layout data (LRDM_LAYOUT) and its JSON schema (PAPER.md, 'Inputs').
+"""Immutable, versioned layout data (LRDM_LAYOUT) and its JSON schema (METHOD.md 'Inputs').
 
 A layout is a set of objects, each a phrase y^i and a region M^i (a normalised xyxy box, origin at
 the top-left corner, or a soft mask), plus an optional background phrase. JSON carries boxes only;

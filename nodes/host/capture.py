@@ -1,4 +1,4 @@
-"""Attention capture (PAPER.md dynamic delta): an attn2 replace that records object-token maps on x_T."""
+"""Attention capture (dynamic delta, METHOD.md choice 4): an attn2 replace that records object-token maps on x_T."""
 
 from __future__ import annotations
 

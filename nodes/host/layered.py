@@ -36,7 +36,7 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
         to[OFFSETS_KEY] = {e["uuid"]: shifts[i] for i, layer in enumerate(layers) for e in layer}
     outs = comfy.samplers.calc_cond_batch(guider.inner_model, [background, uncond, *layers], x, timestep, opts)
     bg_out, un_out, layer_outs = outs[0], outs[1], outs[2:]
-    if cfg.guidance is Guidance.EPS:  # noise-prediction reading: x0 = x0' - xi (PAPER.md choice 9)
+    if cfg.guidance is Guidance.EPS:  # noise-prediction reading: x0 = x0' - xi (METHOD.md choice 9)
         layer_outs = [o - s for o, s in zip(layer_outs, shifts, strict=True)]
     comp = bg_out * state.bg_weight
     for wgt, out in zip(state.weights, layer_outs, strict=True):

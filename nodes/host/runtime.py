@@ -1,4 +1,4 @@
-"""LRDM inside ComfyUI's sampler: wrappers installed on a ModelPatcher clone (COMFY_API.md).
+"""LRDM inside ComfyUI's sampler: wrappers installed on a ModelPatcher clone (METHOD.md 'In ComfyUI').
 
 OUTER_SAMPLE adds the object layers' conditionings to the guider for one run; SAMPLER_SAMPLE runs
 the attention capture on x_T and builds the vision guidance; PREDICT_NOISE replaces the prediction
