@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -118,10 +118,6 @@ class Layout:
     def to_json(self) -> str:
         """Serialise to the versioned JSON schema."""
         return json.dumps(self.to_dict())
-
-    def with_objects(self, objects: tuple[LayoutObject, ...]) -> Layout:
-        """A copy with other objects."""
-        return replace(self, objects=tuple(objects))
 
 
 def validate_box(box: Any, phrase: str) -> Box:

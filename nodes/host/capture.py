@@ -39,10 +39,8 @@ class CaptureAttention:
         self.previous = previous
         self.recorder = recorder
         self.columns = columns  # cond uuid -> context positions to record
-        self.calls = 0
 
     def __call__(self, q, k, v, extra_options):
-        self.calls += 1
         self._record(q, k, extra_options)
         return host_attention(self.previous, q, k, v, extra_options)
 
