@@ -9,7 +9,8 @@ import sys
 from types import ModuleType
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_COMFY = os.environ.get("COMFYUI_PATH", "/tmp/cf/ComfyUI")
+# $COMFYUI_PATH, else the test host's tree (make host): never a fixed path in the shared temp folder.
+DEFAULT_COMFY = os.environ.get("COMFYUI_PATH") or os.path.join(REPO, ".host", "ComfyUI")
 PACK_NAME = "lrdm_pack"
 
 

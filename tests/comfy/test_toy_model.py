@@ -161,6 +161,59 @@ def test_training_resumes_exactly(tmp_path, toy) -> None:
     assert meta["steps"] == "3"
 
 
+class _Planted:
+    """A pickle that writes a file when it is unpickled with weights_only=False."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_training_resume_never_runs_code_from_the_checkpoint(tmp_path) -> None:
+    """A resume checkpoint is read with weights_only=True: a planted pickle is refused, not executed."""
+    import subprocess
+
+    marker = tmp_path / "ran"
+    torch.save({"config": {}, "payload": _Planted(str(marker))}, str(tmp_path / "planted.pt"))
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        _train(tmp_path, "planted")
+    assert not marker.exists()
+    assert b"weights_only" in e.value.stderr or b"Unsupported global" in e.value.stderr, e.value.stderr[-2000:]
+
+
+def test_training_defaults_stay_in_the_repository() -> None:
+    """The resume checkpoint and the ComfyUI tree default to paths inside the repo (.cache/, .host/), not /tmp."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "COMFYUI_PATH"}
+    out = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "train_toy.py"), "--help"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    code = "import toy_env; print(toy_env.DEFAULT_COMFY)"
+    comfy = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo / "scripts",
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    assert comfy == str(repo / ".host" / "ComfyUI")
+    assert f"default {repo / '.cache' / 'toy' / 'lrdm_toy_ckpt.pt'})" in " ".join(out.split())
+    assert f"default {repo / '.host' / 'ComfyUI'})" in " ".join(out.split())
+
+
 # --- the loader reads only the files it lists (issue 19) --------------------------------------------------------
 
 
