@@ -283,7 +283,7 @@ def layout_from_json(text: str) -> Layout:
             f"Keep at most {MAX_OBJECTS} objects with short phrases (a few words each).",
             LayoutError,
         )
-    if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
+    if nested_deeper(text, MAX_DEPTH):
         raise user_error(
             f"layout JSON nested at most {MAX_DEPTH} levels deep",
             "deeper nesting",
@@ -324,11 +324,11 @@ def check_text(text: str, what: str, limit: int) -> None:
 _STRUCTURE = re.compile(r'[\[\]{}"\\]')
 
 
-def nesting_depth(text: str, limit: int) -> int:
-    """Deepest [ / { nesting of JSON text outside strings; one linear scan, stops once past `limit`."""
+def nested_deeper(text: str, limit: int) -> bool:
+    """Whether JSON text nests [ / { more than `limit` deep outside strings (one linear scan, no recursion)."""
     if text.count("[") + text.count("{") <= limit:
-        return 0 if limit >= 0 else 1
-    depth = deepest = 0
+        return False
+    depth = 0
     in_string = False
     escaped_at = -1
     for m in _STRUCTURE.finditer(text):
@@ -344,12 +344,11 @@ def nesting_depth(text: str, limit: int) -> int:
             in_string = True
         elif ch in "[{":
             depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                break
+            if depth > limit:
+                return True
         elif ch in "]}":
             depth -= 1
-    return deepest
+    return False
 
 
 def _reject_constant(name: str) -> Any:
