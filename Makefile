@@ -243,7 +243,7 @@ browser-deps: $(NPM_STAMP)
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo "; fi; \
 	  cmd="$${sudo}apt-get update && $${sudo}apt-get install -y chromium"; \
-	  if [ -z "$$CI" ]; then \
+	  if [ -z "$$CI" ] || [ "$$CI" = false ] || [ "$$CI" = 0 ]; then \
 	    echo "error: no Chromium at $(CHROMIUM); the browser tier needs it. Install it with:"; \
 	    echo "  $$cmd"; \
 	    echo "or run with CHROMIUM=/path/to/chromium (CI=true installs it automatically)."; \

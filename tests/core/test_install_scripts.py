@@ -51,8 +51,11 @@ def _browser_deps(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_make_without_chromium_outside_ci_prints_the_command_and_stops(tmp_path):
+@pytest.mark.parametrize("ci", [None, "false"])
+def test_make_without_chromium_outside_ci_prints_the_command_and_stops(tmp_path, ci):
     env, log = _stub_path(tmp_path, STUBS)
+    if ci is not None:
+        env["CI"] = ci
     run = _browser_deps(env)
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
