@@ -4,7 +4,7 @@ The model is built with nodes/host/toy_model.py's builders, so the exported weig
 LRDM_ToyModelLoader. Data are generated on the fly by tools/toyworld/scenes.py: batch k depends only on
 (seed, k), so a resumed run sees the same data as an uninterrupted one.
 
-    .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt /tmp/lrdm_toy_repro.pt  # shipped
+    .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt .cache/toy/lrdm_toy_repro.pt  # shipped
 
 A run resumes from --ckpt when that file exists (same flags); --max-minutes stops early and exports.
 """
@@ -48,7 +48,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--res-blocks", type=int, default=None)
     p.add_argument("--text-width", type=int, default=None)
     p.add_argument("--text-layers", type=int, default=None)
-    p.add_argument("--ckpt", default="/tmp/lrdm_toy_ckpt.pt", help="resumable training checkpoint (.pt)")
+    p.add_argument(
+        "--ckpt",
+        default=os.path.join(REPO, ".cache", "toy", "lrdm_toy_ckpt.pt"),
+        help="resumable training checkpoint (.pt; default %(default)s)",
+    )
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--out", default=os.path.join(REPO, "models", "lrdm_toy.safetensors"))
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop (checkpoint + export) after this wall time")
@@ -206,7 +210,7 @@ def main() -> None:
 
     start, losses, elapsed_before = 0, [], 0.0
     if a.ckpt and os.path.isfile(a.ckpt):
-        ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+        ck = torch.load(a.ckpt, map_location="cpu", weights_only=True)  # tensors and plain data, never code
         if ck["config"] != cfg:
             raise SystemExit(f"{a.ckpt} was trained with another config; delete it or pass the same flags.")
         for p, v in zip(params, ck["params"], strict=True):
@@ -224,6 +228,7 @@ def main() -> None:
         """Write the resumable checkpoint atomically."""
         if not a.ckpt:
             return
+        os.makedirs(os.path.dirname(os.path.abspath(a.ckpt)), exist_ok=True)
         tmp = a.ckpt + ".tmp"
         torch.save(
             {
