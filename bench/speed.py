@@ -66,16 +66,19 @@ PHRASES = [
 ]  # fmt: skip
 SEED = 1
 PRESETS = ("plus", "paper")
-# `make bench-speed` (about 20 min on 2 cores): SD1.5 at 64 px (bound by its weights) and 512 px, both presets,
-# 2 and 4 objects, 6 steps (t0 0.3: 2 layered; LRDM+: 5 biased; 1 plain); 16 objects at 512 px (completes,
-# ComfyUI splits the batch if it must); the SDXL-architecture stand-in (.cache/models, SDXL's blocks and token
-# counts at a third of the width) at 1024 px, 3 steps (1 layered, 2 biased, 1 plain).
+# `make bench-speed` (about 20 min on an idle 2-core machine): SD1.5 at 64 px (bound by its weights) and
+# 512 px, both presets, 2 and 4 objects; 6 steps where the time is compared with the floor (t0 0.3: 2
+# layered; LRDM+: 5 biased; 1 plain), 3 steps elsewhere (1 layered, 2 biased, 1 plain); 16 objects at 512 px
+# (it completes; ComfyUI splits the batch if it must); the SDXL-architecture stand-in of `make models`
+# (SDXL's blocks and token counts at a third of the width) at 1024 px. --only picks entries by index.
 PLANS = {
     "cpu": [
         {"model": "sd15", "size": 64, "presets": "plus,paper", "objects": "2,4", "steps": 6},
-        {"model": "sd15", "size": 512, "presets": "plus,paper", "objects": "2,4", "steps": 6},
+        {"model": "sd15", "size": 512, "presets": "plus,paper", "objects": "2", "steps": 6},
+        {"model": "sd15", "size": 512, "presets": "plus,paper", "objects": "4", "steps": 3},
         {"model": "sd15", "size": 512, "presets": "plus", "objects": "16", "steps": 3},
-        {"model": "sdxl", "size": 1024, "presets": "plus,paper", "objects": "2,4", "steps": 3},
+        {"model": "sdxl", "size": 1024, "presets": "plus,paper", "objects": "2", "steps": 3},
+        {"model": "sdxl", "size": 1024, "presets": "plus", "objects": "4", "steps": 3},
     ],
 }
 
@@ -329,6 +332,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--split-check", action="store_true", help="LRDM with calc_cond_batch forced to split")
     ap.add_argument("--plan", default="", choices=["", *PLANS], help="run a list of configurations (PLANS)")
+    ap.add_argument("--only", default="", help="--plan: entries by index (0,2); rows merged into --out")
     ap.add_argument("--sd15-ckpt", default="", help="--plan: SD1.5 checkpoint (default: built in memory)")
     ap.add_argument("--sdxl-ckpt", default="", help="--plan: SDXL checkpoint (default: built in memory)")
     ap.add_argument("--table", default="", help="print the table of a saved JSON and exit")
@@ -359,7 +363,8 @@ def run_plan(args) -> int:
     """Each configuration of PLANS[args.plan] in its own process; all rows merged into args.out."""
     failures, runs = [], []
     t_start = time.perf_counter()
-    for cfg in PLANS[args.plan]:
+    plan = PLANS[args.plan]
+    for cfg in [plan[int(i)] for i in args.only.split(",")] if args.only else plan:
         ckpt = {"sd15": args.sd15_ckpt, "sdxl": args.sdxl_ckpt}[cfg["model"]]
         out = Path(tempfile.mkdtemp(prefix="lrdm_speed_")) / "run.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), *(["--ckpt", ckpt] if ckpt else ["--arch", cfg["model"]])]
@@ -373,14 +378,21 @@ def run_plan(args) -> int:
             failures.append(f"{cfg}: exit {rc}")
         if out.exists():  # rows of a run cut short are kept
             runs.append(json.loads(out.read_text()))
+    rows = [row for r in runs for row in r["rows"]]
+    old = json.loads(Path(args.out).read_text()) if args.only and Path(args.out).exists() else {}
+    key = ("arch", "size", "preset", "objects", "steps")
+    new_keys = {tuple(r[k] for k in key) for r in rows}
+    kept = [r for r in old.get("rows", []) if tuple(r[k] for k in key) not in new_keys]
     merged = {
         "plan": args.plan,
         "device": runs[0]["device"] if runs else device_name(args.device),
         "torch": runs[0]["torch"] if runs else None,
-        "wall_s": time.perf_counter() - t_start,
-        "runs": [{k: r[k] for k in ("args", "model")} for r in runs],
-        "rows": [row for r in runs for row in r["rows"]],
-        "split_check": [r["split_check"] for r in runs if r.get("split_check")],
+        "wall_s": old.get("wall_s", 0.0) + time.perf_counter() - t_start,
+        "runs": old.get("runs", []) + [{k: r[k] for k in ("args", "model")} for r in runs],
+        "rows": sorted(
+            kept + rows, key=lambda r: (r["arch"], r["size"], r["objects"], r["steps"], PRESETS.index(r["preset"]))
+        ),
+        "split_check": old.get("split_check", []) + [r["split_check"] for r in runs if r.get("split_check")],
         "failures": failures,
     }
     write_json(Path(args.out), merged)
