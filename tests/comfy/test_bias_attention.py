@@ -104,6 +104,22 @@ def test_only_the_chunks_with_a_bias_get_one(pack, host):
     assert torch.equal(whole, func(q, k, v, 2, attn_precision=None))  # nothing biased: the call unchanged
 
 
+def test_keys_that_are_not_the_prompts_text_stay_unbiased(pack, caplog):
+    """An image prompt's 4 tokens (IPAdapter's second attention call, had it handed transformer_options): no
+    column of the text bias fits them; the call runs as the host's, told once per run."""
+    bias = pack.nodes.bias
+    func = comfy_attention.attention_pytorch.__wrapped__
+    run = bias.BiasRun(_plan(pack))
+    run.mark("attn2", ("output", 3, 0))
+    q, k, v = (torch.randn(4, m, 16) for m in (16, 4, 4))
+    with caplog.at_level(logging.INFO, logger="lrdm"):
+        for _ in range(2):
+            out = _attend(bias.BiasOverride(run), func, q, k, v, ["P", "U"])
+            assert torch.equal(out, func(q, k, v, 2, attn_precision=None))
+    said = [r.getMessage() for r in caplog.records if r.name == "lrdm"]
+    assert len(said) == 1 and "skips attn2 calls with 4 keys for 16 queries" in said[0]
+
+
 def test_an_override_set_before_is_called_with_the_mask(pack):
     """Chained: the previous override computes every chunk; only the biased one is handed a [1, 1, N, T] mask."""
     bias = pack.nodes.bias
