@@ -170,16 +170,27 @@ class BiasOverride:
         run, plan = self.run, self.run.plan
         options = kwargs.get("transformer_options") or {}
         uuids, kind = options.get("uuids"), run.kind
-        if kind is None or not uuids or not run.biases(kind):
+        if kind is None:
             return None
         run.seen = True
+        if not uuids or not run.biases(kind) or not any(plan.wants(kind, u) for u in uuids):
+            return None
         if len(args) != 4 or kwargs.get("mask") is not None:
             run.once("mask", logging.WARNING, "LRDM: the region bias skips attention calls that carry a mask.")
             return None
         q, k = args[0], args[1]
         n, t = (q.shape[2], k.shape[2]) if kwargs.get("skip_reshape") else (q.shape[1], k.shape[1])
-        wanted = [plan.wants(kind, u) for u in uuids]
-        if not any(wanted):
+        latent = tuple(plan.segments.shape[-2:])
+        seen = tuple((options.get("original_shape") or [0, 0, *latent])[-2:])
+        if seen != latent:
+            run.once(
+                "tiles",
+                logging.WARNING,
+                "LRDM: the U-Net sees a %s latent, not the %s one the layout was drawn on (tiled sampling?); "
+                "the region bias skips it.",
+                seen,
+                latent,
+            )
             return None
         res = _resolution(n, options, plan)
         if res is None or q.shape[0] % len(uuids):
@@ -188,9 +199,9 @@ class BiasOverride:
             )
             return None
         masks = [
-            plan.mask(kind, u, res, t, q.dtype, q.device) if w else None for u, w in zip(uuids, wanted, strict=True)
-        ]
-        if any(w and m is None for w, m in zip(wanted, masks, strict=True)):
+            plan.mask(kind, u, res, t, q.dtype, q.device) if plan.wants(kind, u) else None for u in uuids
+        ]  # each [N, T] or None
+        if any(plan.wants(kind, u) and m is None for u, m in zip(uuids, masks, strict=True)):
             run.once(
                 ("keys", kind),
                 logging.INFO,

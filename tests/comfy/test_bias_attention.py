@@ -120,6 +120,21 @@ def test_keys_that_are_not_the_prompts_text_stay_unbiased(pack, caplog):
     assert len(said) == 1 and "skips attn2 calls with 4 keys for 16 queries" in said[0]
 
 
+def test_a_latent_other_than_the_layouts_stays_unbiased(pack, caplog):
+    """Tiled sampling hands the U-Net a part of the latent (ComfyUI's original_shape): the layout's masks do not
+    fit it, so the bias skips it, told once."""
+    bias = pack.nodes.bias
+    func = comfy_attention.attention_pytorch.__wrapped__
+    run = bias.BiasRun(_plan(pack))
+    run.mark("attn2", ("input", 1, 0))
+    q, k, v = (torch.randn(4, m, 16) for m in (16, 6, 6))
+    options = {"uuids": ["P", "U"], "activations_shape": [4, 8, 4, 4], "original_shape": [4, 4, 8, 8]}
+    with caplog.at_level(logging.WARNING, logger="lrdm"):
+        out = bias.BiasOverride(run)(func, q, k, v, 2, transformer_options=options, _inside_attn_wrapper=True)
+    assert torch.equal(out, func(q, k, v, 2))
+    assert ["(8, 8) latent, not the (4, 4) one" in r.getMessage() for r in caplog.records] == [True]
+
+
 def test_an_override_set_before_is_called_with_the_mask(pack):
     """Chained: the previous override computes every chunk; only the biased one is handed a [1, 1, N, T] mask."""
     bias = pack.nodes.bias
