@@ -360,10 +360,15 @@ def main(argv=None) -> int:
 
 
 def run_plan(args) -> int:
-    """Each configuration of PLANS[args.plan] in its own process; all rows merged into args.out."""
-    failures, runs = [], []
+    """Each configuration of PLANS[args.plan] in its own process; the rows merged into args.out after each
+    (with --only, into the rows already there: same (arch, size, preset, objects, steps) replaced)."""
+    failures = []
     t_start = time.perf_counter()
     plan = PLANS[args.plan]
+    path = Path(args.out)
+    merged = json.loads(path.read_text()) if args.only and path.exists() else {"plan": args.plan, "wall_s": 0.0}
+    merged.update(failures=failures)
+    wall = merged["wall_s"]
     for cfg in [plan[int(i)] for i in args.only.split(",")] if args.only else plan:
         ckpt = {"sd15": args.sd15_ckpt, "sdxl": args.sdxl_ckpt}[cfg["model"]]
         out = Path(tempfile.mkdtemp(prefix="lrdm_speed_")) / "run.json"
@@ -377,28 +382,27 @@ def run_plan(args) -> int:
         if rc:
             failures.append(f"{cfg}: exit {rc}")
         if out.exists():  # rows of a run cut short are kept
-            runs.append(json.loads(out.read_text()))
-    rows = [row for r in runs for row in r["rows"]]
-    old = json.loads(Path(args.out).read_text()) if args.only and Path(args.out).exists() else {}
-    key = ("arch", "size", "preset", "objects", "steps")
-    new_keys = {tuple(r[k] for k in key) for r in rows}
-    kept = [r for r in old.get("rows", []) if tuple(r[k] for k in key) not in new_keys]
-    merged = {
-        "plan": args.plan,
-        "device": runs[0]["device"] if runs else device_name(args.device),
-        "torch": runs[0]["torch"] if runs else None,
-        "wall_s": old.get("wall_s", 0.0) + time.perf_counter() - t_start,
-        "runs": old.get("runs", []) + [{k: r[k] for k in ("args", "model")} for r in runs],
-        "rows": sorted(
-            kept + rows, key=lambda r: (r["arch"], r["size"], r["objects"], r["steps"], PRESETS.index(r["preset"]))
-        ),
-        "split_check": old.get("split_check", []) + [r["split_check"] for r in runs if r.get("split_check")],
-        "failures": failures,
-    }
-    write_json(Path(args.out), merged)
+            merge_run(merged, json.loads(out.read_text()))
+        merged["wall_s"] = wall + time.perf_counter() - t_start
+        write_json(path, merged)
     say("\n" + "\n".join(table_lines(merged)))
     say(f"wrote {args.out} in {merged['wall_s'] / 60:.1f} min" + (f"; failures: {failures}" if failures else ""))
     return 1 if failures else 0
+
+
+def merge_run(merged: dict, run: dict) -> None:
+    """Add one configuration's results to a merged plan result (its rows replace rows with the same key)."""
+    key = ("arch", "size", "preset", "objects", "steps")
+    new_keys = {tuple(r[k] for k in key) for r in run["rows"]}
+    rows = [r for r in merged.get("rows", []) if tuple(r[k] for k in key) not in new_keys] + run["rows"]
+    merged["rows"] = sorted(
+        rows, key=lambda r: (r["arch"], r["size"], r["objects"], r["steps"], PRESETS.index(r["preset"]))
+    )
+    merged.setdefault("device", run["device"])
+    merged.setdefault("torch", run["torch"])
+    merged.setdefault("runs", []).append({k: run[k] for k in ("args", "model")})
+    if run.get("split_check"):
+        merged.setdefault("split_check", []).append(run["split_check"])
 
 
 def steps_of(pack, preset: str, steps: int, t0: float) -> dict:
