@@ -70,7 +70,8 @@ help:
 	@echo "                (run/demo/serve use BASE=$(BASE) as --base-directory)"
 	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
 	@echo "  bench-quality layout accuracy on the toy model [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
-	@echo "  bench-speed   LRDM vs stock KSampler, time and memory [BENCH_ARGS='--size 64 --steps 20']"
+	@echo "  bench-speed   LRDM vs stock KSampler, time and memory: SD1.5 64/512 px, SDXL 1024 px, both presets"
+	@echo "                -> bench/results/speed.json  [SPEED_PLAN= BENCH_ARGS='--size 512 --objects 2']"
 	@echo "  bench-real    CKPT=file [ARGS='--methods plain,lrdm --seeds 2']: a real checkpoint with and without LRDM,"
 	@echo "                CLIP score + detector IoU/AP50 (docs/EVALUATION.md; needs the eval extra; ARGS=--toy: toy model)"
 	@echo "  screenshots   README pictures from the real frontend -> docs/images (+ screenshots.json hashes)"
@@ -163,8 +164,13 @@ bench-quality: host
 	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
 	@echo "bench/README.md picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
 
-bench-speed: host $(RANDOM_CKPT)
-	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py --ckpt "$(abspath $(RANDOM_CKPT))" $(BENCH_ARGS)
+# SPEED_PLAN=cpu: the configurations of bench/speed.py PLANS["cpu"] (about 20 min on 2 cores); SPEED_PLAN= with
+# BENCH_ARGS='--size 512 --presets plus --objects 2': one configuration on the random SD1.5 checkpoint.
+SPEED_PLAN ?= cpu
+bench-speed: host $(RANDOM_CKPT) $(RANDOM_SDXL)
+	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py $(if $(SPEED_PLAN),--plan $(SPEED_PLAN) \
+		--sd15-ckpt "$(abspath $(RANDOM_CKPT))" --sdxl-ckpt "$(abspath $(RANDOM_SDXL))",--ckpt "$(abspath $(RANDOM_CKPT))") \
+		$(BENCH_ARGS)
 
 # A real checkpoint (or ARGS=--toy) through bench/eval_real.py: images + CLIP / detector scores (docs/EVALUATION.md).
 ARGS ?=

@@ -1,10 +1,12 @@
-"""The one prepared GPU run of the speed benchmark (issue 6): SD1.5 at 512 px and SDXL at 1024 px, fp16.
+"""The one prepared GPU run of the speed benchmark (issues 6 and 15): SD1.5 at 512 and 768 px, SDXL at 1024 px, fp16.
 
-Runs bench/speed.py once per architecture, each in its own process, on a full-size random-weight model
-built in memory (no checkpoint file), 20 euler steps, 1, 2 and 4 objects, with the memory-split check;
-then writes all results as one JSON and one markdown file, speed_gpu_<device>.{json,md}, into
+Runs bench/speed.py once per (architecture, size), each in its own process, on a full-size random-weight
+model built in memory (no checkpoint file), 20 euler steps (t0 0.3), both presets (plus = the node
+defaults with the region biases, paper), 4 and 16 objects, with the forced memory-split check on the
+defaults; then writes all results as one JSON and one markdown file, speed_gpu_<device>.{json,md}, into
 bench/results/ and into $OUT when that is set (the device machine's folder that comes back), and prints
-the tables. Targets (issue 6): LRDM / stock time <= 1.25x at 512 px, peak max_memory_allocated <= 1.15x.
+the tables. Targets: LRDM / stock time <= 1.25x at 512 px (issue 6), peak max_memory_allocated <= 1.15x
+(issue 6; issue 15 for the defaults), 16 objects complete.
 
 Made for the device tool's machines, which hold torch, torchvision, transformers and tokenizers but not
 ComfyUI's own import-time needs torchsde (+ trampoline) and av. It takes what it lacks from the working
@@ -35,8 +37,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-# (arch, image size in px, object counts, repeats): SD1.5 first, the issue's 512 px target.
-PLAN = [("sd15", 512, "1,2,4", 3), ("sdxl", 1024, "1,2,4", 3)]
+# (arch, image size in px, object counts, repeats): SD1.5 first, the issues' 512 px target.
+PLAN = [("sd15", 512, "4,16", 3), ("sd15", 768, "4,16", 2), ("sdxl", 1024, "4,16", 2)]
+PRESETS = "plus,paper"  # the node defaults first: the split check runs on the first preset
 PURE_PYTHON_DEPS = ("torchsde", "trampoline")  # ComfyUI imports torchsde at start-up (k_diffusion.sampling)
 AV_PLACEHOLDER = {
     "__init__.py": '"""Placeholder for PyAV (bench/gpu_run.py): ComfyUI imports av at start-up; the benchmark '
@@ -86,9 +89,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="fp16", choices=["auto", "fp32", "fp16", "bf16"])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--arch", default="sd15,sdxl", help="which of the plan's architectures, in order")
-    ap.add_argument("--smoke", action="store_true", help="test the script: 64 px, 2 steps, 1 object, 1 repeat")
+    ap.add_argument("--smoke", action="store_true", help="test the script: first entry, 64 px, 2 steps, 2 objects")
     ap.add_argument("--tiny", action="store_true", help="tiny models (tests of the script only)")
-    ap.add_argument("--budget-s", type=float, default=420.0, help="wall time for all runs; the last is cut")
+    ap.add_argument("--budget-s", type=float, default=500.0, help="wall time for all runs; the last is cut")
     ap.add_argument("--out-dir", default="", help="default: bench/results (and $OUT when set)")
     args = ap.parse_args(argv)
     t_start = time.monotonic()
@@ -127,15 +130,17 @@ def main(argv=None) -> int:
     wanted = args.arch.split(",")
     plan = [p for p in PLAN if p[0] in wanted]
     runs, failures = [], []
+    if args.smoke:
+        plan = plan[:1]
     for arch, size, objects, repeats in plan:
         if args.smoke:
-            size, objects, repeats = 64, "1", 1
+            size, objects, repeats = 64, "2", 1
         steps = 2 if args.smoke else args.steps
-        out = work / f"speed_run_{arch}.json"
+        out = work / f"speed_run_{arch}_{size}.json"
         cmd = [
             sys.executable, str(HERE / "speed.py"), "--arch", arch, "--size", str(size), "--steps", str(steps),
-            "--objects", objects, "--repeats", str(repeats), "--dtype", args.dtype, "--device", args.device,
-            "--split-check", "--out", str(out),
+            "--presets", PRESETS, "--objects", objects, "--repeats", str(repeats), "--dtype", args.dtype,
+            "--device", args.device, "--split-check", "--out", str(out),
         ]  # fmt: skip
         if args.device == "cpu":
             cmd += ["--threads", "1"]
@@ -162,11 +167,12 @@ def main(argv=None) -> int:
 
     lines = [f"# LRDM speed bench on {device} (bench/gpu_run.py)", ""]
     for r in runs:
-        lines += speed.table_lines(r["rows"], r["args"], r["device"], r["model"]) + [""]
+        lines += speed.table_lines(r) + [""]
         if r.get("split_check"):
             s = r["split_check"]
             lines += [
-                f"Split check ({r['model']['arch']}, n={s['objects']}): U-Net calls {s['calls_batched']} -> "
+                f"Split check ({s['arch']} {s['size']} px, {s['preset']}, n={s['objects']}): U-Net calls "
+                f"{s['calls_batched']} -> "
                 f"{s['calls_split']}, rows {s['rows_batched']} / {s['rows_split']}, "
                 f"{s['batched_s']:.2f} s -> {s['split_s']:.2f} s, peak {s['peak_batched_mb']:.0f} -> "
                 f"{s['peak_split_mb']:.0f} MB, max |diff| {s['max_abs_diff']:.3g} (max |x| {s['max_abs']:.3g}), "

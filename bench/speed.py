@@ -1,35 +1,49 @@
-"""Speed and memory of LRDM next to the stock KSampler (issue: 'at the algorithm's floor').
+"""Speed and memory of LRDM next to the stock KSampler, as users run it (issue 15).
 
-Runs, in one process and alternating, ComfyUI's KSampler path and LRDM_Sampler on the same model,
-seed, sampler, scheduler and steps for 1, 2 and 4 objects; prints a table with the median wall time
-of each, the ratio, the floor 1 + f*n/2 (+ the one capture evaluation), U-Net evaluations (batch rows)
-and U-Net calls counted per run, and the peak memory of each (process RSS on the CPU,
-torch.cuda.max_memory_allocated on a GPU, reset before every run), in total and above the level at the
-run's start.
+One configuration per process: a model (a checkpoint, or a full-size random-weight SD1.5 or SDXL built in
+memory), one image size, the presets (`plus` = the node defaults, LRDM+ with its region biases; `paper` =
+the paper's method) and the object counts. For each object count it runs, alternating in one process,
+ComfyUI's KSampler path once and LRDM_Sampler once per preset (times --repeats), with the same seed,
+sampler, scheduler and steps; the presets' rows share the stock runs. Few steps with t0 give each run
+layered, biased and plain steps. Reported per (preset, objects): the median wall times and their ratio,
+the floor 1 + f*n/2 (f = layered steps / steps; +capture: the one capture evaluation on x_T counted too),
+U-Net evaluations (batch rows) and calls, and the peak memory of each: the process RSS on a CPU (glibc is
+told to map every block of 1 MiB or more on its own and the heap is trimmed between runs, so that the RSS
+follows what is alive), torch.cuda.max_memory_allocated on a GPU (reset before every run).
 
-The model is either a checkpoint (--ckpt, e.g. the random SD1.5 file of `make models`) or, without
---ckpt, a full-size random-weight SD1.5 or SDXL built in memory from ComfyUI's own model classes
+The model is a checkpoint (--ckpt, e.g. the random SD1.5 file of `make models`) or, without --ckpt, a
+full-size random-weight SD1.5 or SDXL built in memory from ComfyUI's own model classes
 (comfy.supported_models SD15 / SDXL, comfy.sd.CLIP with the arch's text encoders: CLIP-L, or CLIP-L +
 CLIP-G with 2048-dim context and 1280-dim pooled output): nothing is read or written on disk. --tiny
 shrinks the U-Net and the text encoders' depth (same context and pooled widths) for tests.
 
---split-check adds one pair of LRDM runs on the largest n: as usual, and with ComfyUI's calc_cond_batch
-told there is no free memory, so that it runs every conditioning of the batched step as its own U-Net
-call (the path it takes when memory is short); it reports the calls, the time and the largest
-difference of the two latents.
+--plan NAME runs the configurations of PLANS[NAME], each in its own process, and merges their rows into
+one JSON (`make bench-speed` runs --plan cpu on the random checkpoints: SD1.5 at 64 and 512 px, 16
+objects at 512 px, the SDXL-architecture stand-in at 1024 px). --table FILE prints the table of a saved JSON.
 
-    .venv/bin/python bench/speed.py [--ckpt F | --arch sd15|sdxl [--tiny]] [--size 64]
-        [--steps 20] [--t0 0.3] [--repeats 3] [--objects 1,2,4] [--device cpu|cuda]
+--split-check adds one pair of LRDM runs (first preset, largest n): as usual, and with ComfyUI's
+calc_cond_batch told there is no free memory, so that it runs every conditioning of the batched step as
+its own U-Net call (the path it takes when memory is short); it reports the calls, the time and the
+largest difference of the two latents.
+
+    .venv/bin/python bench/speed.py [--ckpt F | --arch sd15|sdxl [--tiny]] [--size 64] [--steps 6]
+        [--t0 0.3] [--repeats 1] [--presets plus,paper] [--objects 2,4] [--device cpu|cuda]
         [--dtype auto|fp32|fp16|bf16] [--threads N] [--split-check] [--out F]
+    .venv/bin/python bench/speed.py --plan cpu --sd15-ckpt F --sdxl-ckpt F [--out F]
+    .venv/bin/python bench/speed.py --table bench/results/speed.json
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
+import math
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -45,8 +59,28 @@ BOXES = [
     [0.55, 0.05, 0.95, 0.45],
     [0.05, 0.55, 0.45, 0.95],
 ]
-PHRASES = ["a red apple", "a blue cup", "a green pear", "a yellow lemon"]
+PHRASES = [
+    "a red apple", "a blue cup", "a green pear", "a yellow lemon", "a purple plum", "an orange ball",
+    "a white egg", "a black hat", "a pink flower", "a brown shoe", "a gray stone", "a golden key",
+    "a silver spoon", "a teal vase", "a violet book", "a beige box",
+]  # fmt: skip
 SEED = 1
+PRESETS = ("plus", "paper")
+# `make bench-speed` (about 20 min on an idle 2-core machine): SD1.5 at 64 px (bound by its weights) and
+# 512 px, both presets, 2 and 4 objects; 6 steps where the time is compared with the floor (t0 0.3: 2
+# layered; LRDM+: 5 biased; 1 plain), 3 steps elsewhere (1 layered, 2 biased, 1 plain); 16 objects at 512 px
+# (it completes; ComfyUI splits the batch if it must); the SDXL-architecture stand-in of `make models`
+# (SDXL's blocks and token counts at a third of the width) at 1024 px. --only picks entries by index.
+PLANS = {
+    "cpu": [
+        {"model": "sd15", "size": 64, "presets": "plus,paper", "objects": "2,4", "steps": 6},
+        {"model": "sd15", "size": 512, "presets": "plus,paper", "objects": "2", "steps": 6},
+        {"model": "sd15", "size": 512, "presets": "plus,paper", "objects": "4", "steps": 3},
+        {"model": "sd15", "size": 512, "presets": "plus", "objects": "16", "steps": 3},
+        {"model": "sdxl", "size": 1024, "presets": "plus,paper", "objects": "2", "steps": 3},
+        {"model": "sdxl", "size": 1024, "presets": "plus", "objects": "4", "steps": 3},
+    ],
+}
 
 # Full-size U-Net configs, as comfy.model_detection detects them from released checkpoints
 # (ComfyUI 0.3.75, model_detection.py: the SD15 and SDXL dicts of unet_config_from_diffusers_unet).
@@ -92,6 +126,34 @@ def say(text: str) -> None:
     """One line to stdout, flushed (progress of long GPU runs)."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def boxes(n: int) -> list[list[float]]:
+    """n boxes: the four quadrants for n <= 4, else the cells of a square grid (row by row)."""
+    if n <= len(BOXES):
+        return BOXES[:n]
+    side = math.ceil(math.sqrt(n))
+    cell = 1.0 / side
+    return [
+        [
+            (i % side) * cell + 0.02,
+            (i // side) * cell + 0.02,
+            (i % side + 1) * cell - 0.02,
+            (i // side + 1) * cell - 0.02,
+        ]
+        for i in range(n)
+    ]
+
+
+def steady_rss():
+    """glibc: blocks of 1 MiB or more mapped on their own (returned to the OS when freed), so the RSS follows
+    the live memory; returns the C library for malloc_trim, or None elsewhere."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 2**20)  # M_MMAP_THRESHOLD (fixed: no dynamic raise after a free)
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 class PeakMemory:
@@ -260,19 +322,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--tiny", action="store_true", help="small U-Net / text encoders of --arch (tests only)")
     ap.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help="U-Net and text encoder dtype")
     ap.add_argument("--size", type=int, default=64, help="image size in pixels (latent = size / 8)")
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--t0", type=float, default=0.3)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--objects", default="1,2,4")
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--t0", type=float, default=0.3, help="layered fraction of the steps, both presets")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--presets", default="plus,paper", help="plus (the node defaults) and/or paper")
+    ap.add_argument("--objects", default="2,4")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--sampler", default="euler")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--split-check", action="store_true", help="LRDM with calc_cond_batch forced to split")
+    ap.add_argument("--plan", default="", choices=["", *PLANS], help="run a list of configurations (PLANS)")
+    ap.add_argument("--only", default="", help="--plan: entries by index (0,2); rows merged into --out")
+    ap.add_argument("--sd15-ckpt", default="", help="--plan: SD1.5 checkpoint (default: built in memory)")
+    ap.add_argument("--sdxl-ckpt", default="", help="--plan: SDXL checkpoint (default: built in memory)")
+    ap.add_argument("--table", default="", help="print the table of a saved JSON and exit")
     ap.add_argument("--out", default=str(RESULTS / "speed.json"))
     args = ap.parse_args(argv)
     args.object_counts = [int(s) for s in args.objects.split(",")]
+    args.preset_names = [s.strip() for s in args.presets.split(",") if s.strip()]
     if not 1 <= min(args.object_counts) <= max(args.object_counts) <= len(PHRASES):
         ap.error(f"--objects: counts between 1 and {len(PHRASES)}")
+    if not args.preset_names or any(p not in PRESETS for p in args.preset_names):
+        ap.error(f"--presets: some of {', '.join(PRESETS)}")
     if args.size % 8:
         ap.error("--size: a multiple of 8")
     return args
@@ -280,12 +351,77 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.table:
+        say("\n".join(table_lines(json.loads(Path(args.table).read_text()))))
+        return 0
+    if args.plan:
+        return run_plan(args)
+    return run_config(args)
+
+
+def run_plan(args) -> int:
+    """Each configuration of PLANS[args.plan] in its own process; the rows merged into args.out after each
+    (with --only, into the rows already there: same (arch, size, preset, objects, steps) replaced)."""
+    failures = []
+    t_start = time.perf_counter()
+    plan = PLANS[args.plan]
+    path = Path(args.out)
+    merged = json.loads(path.read_text()) if args.only and path.exists() else {"plan": args.plan, "wall_s": 0.0}
+    merged.update(failures=failures)
+    wall = merged["wall_s"]
+    for cfg in [plan[int(i)] for i in args.only.split(",")] if args.only else plan:
+        ckpt = {"sd15": args.sd15_ckpt, "sdxl": args.sdxl_ckpt}[cfg["model"]]
+        out = Path(tempfile.mkdtemp(prefix="lrdm_speed_")) / "run.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), *(["--ckpt", ckpt] if ckpt else ["--arch", cfg["model"]])]
+        for key in ("size", "presets", "objects", "steps"):
+            cmd += [f"--{key}", str(cfg[key])]
+        cmd += ["--t0", str(args.t0), "--repeats", str(args.repeats), "--device", args.device, "--dtype", args.dtype]
+        cmd += ["--threads", str(args.threads), "--out", str(out)]
+        say(f"== {cfg} ({time.perf_counter() - t_start:.0f} s into the plan)")
+        rc = subprocess.run(cmd).returncode
+        if rc:
+            failures.append(f"{cfg}: exit {rc}")
+        if out.exists():  # rows of a run cut short are kept
+            merge_run(merged, json.loads(out.read_text()))
+        merged["wall_s"] = wall + time.perf_counter() - t_start
+        write_json(path, merged)
+    say("\n" + "\n".join(table_lines(merged)))
+    say(f"wrote {args.out} in {merged['wall_s'] / 60:.1f} min" + (f"; failures: {failures}" if failures else ""))
+    return 1 if failures else 0
+
+
+def merge_run(merged: dict, run: dict) -> None:
+    """Add one configuration's results to a merged plan result (its rows replace rows with the same key)."""
+    key = ("arch", "size", "preset", "objects", "steps")
+    new_keys = {tuple(r[k] for k in key) for r in run["rows"]}
+    rows = [r for r in merged.get("rows", []) if tuple(r[k] for k in key) not in new_keys] + run["rows"]
+    merged["rows"] = sorted(
+        rows, key=lambda r: (r["arch"], r["size"], r["objects"], r["steps"], PRESETS.index(r["preset"]))
+    )
+    merged.setdefault("device", run["device"])
+    merged.setdefault("torch", run["torch"])
+    merged.setdefault("runs", []).append({k: run[k] for k in ("args", "model")})
+    if run.get("split_check"):
+        merged.setdefault("split_check", []).append(run["split_check"])
+
+
+def steps_of(pack, preset: str, steps: int, t0: float) -> dict:
+    """Layered, biased and plain steps of one LRDM run (lrdm_core.window's rounding)."""
+    cfg = pack.lrdm_core.config.PRESETS[preset].with_(t0=t0)
+    k = pack.lrdm_core.window.layered_steps(steps, t0)
+    biased = pack.lrdm_core.window.layered_steps(steps, cfg.bias_end) if cfg.biased() else 0
+    return {"layered": k, "biased": biased, "plain": steps - max(k, biased)}
+
+
+def run_config(args) -> int:
     import torch
 
+    libc = steady_rss() if args.device == "cpu" else None
     t_setup = time.perf_counter()
     model, clip, pack, info = setup(args)
     info["setup_s"] = time.perf_counter() - t_setup
-    label = f"{info.get('arch', info['config'])} {args.size}px"
+    arch = info.get("arch") or info["config"].lower()
+    label = f"{arch} {args.size}px"
     say(f"[{label}] model ready in {info['setup_s']:.1f} s: {json.dumps(info)}")
     from comfy.patcher_extension import WrappersMP
 
@@ -299,98 +435,75 @@ def main(argv=None) -> int:
     model = model.clone()
     model.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, "bench_counter", count)
     sampler_node = pack.nodes.sampler_node
-    latent = {"samples": torch.zeros(1, 4, args.size // 8, args.size // 8)}
-    method = pack.lrdm_core.config.PRESETS["paper"].with_(t0=args.t0).to_dict()
+    presets = {p: pack.lrdm_core.config.PRESETS[p].with_(t0=args.t0).to_dict() for p in PRESETS}
 
-    def stock(n: int):
+    def latent(size):
+        return {"samples": torch.zeros(1, 4, size // 8, size // 8)}
+
+    def stock(n: int, size: int = args.size, steps: int = args.steps):
         prompt = " and ".join(PHRASES[:n])
         pos = clip.encode_from_tokens_scheduled(clip.tokenize(prompt))
         neg = clip.encode_from_tokens_scheduled(clip.tokenize(""))
-        return sampler_node.sample(model, pos, neg, latent, SEED, args.steps, 7.5, args.sampler, "normal", 1.0)
+        return sampler_node.sample(model, pos, neg, latent(size), SEED, steps, 7.5, args.sampler, "normal", 1.0)
 
-    def lrdm(n: int):
+    def lrdm(n: int, preset: str, size: int = args.size, steps: int = args.steps):
         lay = pack.lrdm_core.layout.layout_from_dict(
-            {"objects": [{"phrase": p, "box": b} for p, b in zip(PHRASES[:n], BOXES[:n], strict=True)]}
+            {"objects": [{"phrase": p, "box": b} for p, b in zip(PHRASES[:n], boxes(n), strict=True)]}
         )
+        prompt = " and ".join(PHRASES[:n])
         out = sampler_node.Sampler.execute(
-            model,
-            clip,
-            lay,
-            " and ".join(PHRASES[:n]),
-            "",
-            latent,
-            SEED,
-            args.steps,
-            7.5,
-            args.sampler,
-            "normal",
-            1.0,
-            **method,
+            model, clip, lay, prompt, "", latent(size), SEED, steps, 7.5, args.sampler, "normal", 1.0, **presets[preset]
         )
         return out.args[0]
 
-    def measure(fn, n, what: str):
+    def measure(fn, what: str, *a):
         counter["rows"] = counter["calls"] = 0
+        if libc is not None:
+            libc.malloc_trim(0)
         if args.device == "cuda":
             torch.cuda.synchronize()
         with PeakMemory(args.device) as mem:
             t = time.perf_counter()
-            out = fn(n)
+            out = fn(*a)
             if args.device == "cuda":
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t
         r = {"s": dt, "rows": counter["rows"], "calls": counter["calls"], "peak": mem.peak, "start": mem.start}
         say(
-            f"[{label} n={n}] {what}: {dt:.2f} s, {r['rows']} U-Net rows in {r['calls']} calls, "
+            f"[{label} n={a[0]}] {what}: {dt:.2f} s, {r['rows']} U-Net rows in {r['calls']} calls, "
             f"peak {mem.peak / 2**20:.0f} MB (+{(mem.peak - mem.start) / 2**20:.0f} over start)"
         )
         return r, out
 
+    warm = min(args.size, 64)  # kernels, caches, lazy imports: a cheap pass of both paths first
+    measure(stock, "stock warm-up (64 px, 2 steps)", 2, warm, 2)
+    for p in args.preset_names:
+        measure(lrdm, f"LRDM {p} warm-up (64 px, 2 steps)", 2, p, warm, 2)
     rows = []
     for n in args.object_counts:
-        measure(stock, n, "stock warm-up"), measure(lrdm, n, "LRDM warm-up")  # kernels, caches, model load
-        times = {"stock": [], "lrdm": []}
-        last, peaks, extra = {}, {"stock": 0, "lrdm": 0}, {"stock": 0, "lrdm": 0}
+        runs = {name: [] for name in ("stock", *args.preset_names)}
         for rep in range(args.repeats):
-            for name, fn in (("stock", stock), ("lrdm", lrdm)):
-                r, _ = measure(fn, n, f"{name} {rep + 1}/{args.repeats}")
-                times[name].append(r["s"])
-                last[name] = r
-                peaks[name] = max(peaks[name], r["peak"])
-                extra[name] = max(extra[name], r["peak"] - r["start"])
-        k = round(args.t0 * args.steps)
-        med = {m: statistics.median(v) for m, v in times.items()}
-        rows.append(
-            {
-                "objects": n,
-                "stock_s": med["stock"],
-                "lrdm_s": med["lrdm"],
-                "ratio": med["lrdm"] / med["stock"],
-                "floor": 1 + k * n / (2 * args.steps),
-                "floor_with_capture": 1 + (k * n + 1) / (2 * args.steps),
-                "evals_stock": last["stock"]["rows"],
-                "evals_lrdm": last["lrdm"]["rows"],
-                "evals_formula": 1 + k * (n + 2) + (args.steps - k) * 2,
-                "calls_stock": last["stock"]["calls"],
-                "calls_lrdm": last["lrdm"]["calls"],
-                "peak_stock_mb": peaks["stock"] / 2**20,
-                "peak_lrdm_mb": peaks["lrdm"] / 2**20,
-                "peak_ratio": peaks["lrdm"] / max(peaks["stock"], 1),
-                "peak_over_start_stock_mb": extra["stock"] / 2**20,
-                "peak_over_start_lrdm_mb": extra["lrdm"] / 2**20,
-            }
-        )
-        print_table(rows, args, info)
+            runs["stock"].append(measure(stock, f"stock {rep + 1}/{args.repeats}", n)[0])
+            for p in args.preset_names:
+                runs[p].append(measure(lrdm, f"LRDM {p} {rep + 1}/{args.repeats}", n, p)[0])
+        for p in args.preset_names:
+            rows.append(
+                summarize(runs["stock"], runs[p], arch=arch, size=args.size, preset=p, n=n, args=args, pack=pack)
+            )
+        say("\n" + "\n".join(table_lines({"rows": rows, "device": device_name(args.device), "model": info})))
         save(args, info, rows, None)  # partial results survive a run cut off later
 
     split = None
     if args.split_check:
-        n = max(args.object_counts)
-        a, out_a = measure(lrdm, n, "LRDM, batched")
+        n, p = max(args.object_counts), args.preset_names[0]
+        a, out_a = measure(lrdm, f"LRDM {p}, batched", n, p)
         with forced_split():
-            b, out_b = measure(lrdm, n, "LRDM, calc_cond_batch forced to split")
+            b, out_b = measure(lrdm, f"LRDM {p}, calc_cond_batch forced to split", n, p)
         xa, xb = out_a["samples"].float(), out_b["samples"].float()
         split = {
+            "arch": arch,
+            "size": args.size,
+            "preset": p,
             "objects": n,
             "batched_s": a["s"],
             "split_s": b["s"],
@@ -415,22 +528,59 @@ def main(argv=None) -> int:
     return 0
 
 
+def summarize(stock: list[dict], lrdm: list[dict], *, arch, size, preset, n, args, pack) -> dict:
+    """One row of the table: medians of the times, peaks, evaluation counts and the floor."""
+    s = steps_of(pack, preset, args.steps, args.t0)
+    k, steps = s["layered"], args.steps
+    med_stock, med_lrdm = statistics.median(r["s"] for r in stock), statistics.median(r["s"] for r in lrdm)
+    peak_stock, peak_lrdm = max(r["peak"] for r in stock), max(r["peak"] for r in lrdm)
+    return {
+        "arch": arch,
+        "size": size,
+        "preset": preset,
+        "objects": n,
+        "steps": steps,
+        "layered_steps": k,
+        "biased_steps": s["biased"],
+        "plain_steps": s["plain"],
+        "stock_s": med_stock,
+        "lrdm_s": med_lrdm,
+        "ratio": med_lrdm / med_stock,
+        "floor": 1 + k * n / (2 * steps),
+        "floor_with_capture": 1 + (k * n + 1) / (2 * steps),
+        "evals_stock": stock[-1]["rows"],
+        "evals_lrdm": lrdm[-1]["rows"],
+        "evals_formula": 1 + k * (n + 2) + (steps - k) * 2,
+        "calls_stock": stock[-1]["calls"],
+        "calls_lrdm": lrdm[-1]["calls"],
+        "peak_stock_mb": peak_stock / 2**20,
+        "peak_lrdm_mb": peak_lrdm / 2**20,
+        "peak_ratio": peak_lrdm / max(peak_stock, 1),
+        "peak_over_start_stock_mb": max(r["peak"] - r["start"] for r in stock) / 2**20,
+        "peak_over_start_lrdm_mb": max(r["peak"] - r["start"] for r in lrdm) / 2**20,
+    }
+
+
 def save(args, info: dict, rows: list[dict], split: dict | None) -> None:
-    """The results as JSON at args.out (written after every row, so a run cut short keeps its rows)."""
+    """The results of one configuration as JSON at args.out (rewritten after every object count)."""
     import torch
 
     out = {
-        "args": {k: v for k, v in vars(args).items() if k != "object_counts"},
+        "args": {k: v for k, v in vars(args).items() if k not in ("object_counts", "preset_names")},
         "device": device_name(args.device),
         "torch": torch.__version__,
         "model": info,
         "rows": rows,
         "split_check": split,
     }
-    path = Path(args.out)
+    write_json(Path(args.out), out)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Atomically (a run cut short leaves the last complete file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=1))
+    tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
 
 
@@ -445,31 +595,25 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def table_lines(rows: list[dict], args: dict, device: str, info: dict) -> list[str]:
-    """The benchmark table (markdown lines); args as a dict (also from a saved JSON)."""
-    what = info.get("arch", info.get("config", "?")) + (" (tiny)" if info.get("tiny") else "")
-    dtype = info.get("unet_dtype", args.get("dtype", "?"))
+def table_lines(result: dict) -> list[str]:
+    """The benchmark table (markdown lines) of a saved result (one configuration or a merged plan)."""
     out = [
-        f"LRDM vs stock KSampler: {what}, {dtype}, {args['size']}px, {args['steps']} steps {args['sampler']}, "
-        f"t0={args['t0']}, median of {args['repeats']}, {device}",
-        "| objects | stock s | LRDM s | ratio | floor 1+f*n/2 | +capture | U-Net evals stock / LRDM (formula) "
-        "| U-Net calls stock / LRDM | peak MB stock / LRDM (ratio) | peak over start MB stock / LRDM |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"LRDM vs stock KSampler on {result.get('device', '?')}; median wall time; floor = 1 + f*n/2, "
+        "f = layered steps / steps (+capture: with the capture evaluation)",
+        "| arch | px | preset | objects | steps layered/biased/plain | stock s | LRDM s | ratio | floor (+capture) "
+        "| U-Net evals stock / LRDM (formula) | U-Net calls stock / LRDM | peak MB stock / LRDM | peak ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in result["rows"]:
         out.append(
-            f"| {r['objects']} | {r['stock_s']:.2f} | {r['lrdm_s']:.2f} | {r['ratio']:.3f} | {r['floor']:.3f} "
-            f"| {r['floor_with_capture']:.3f} | {r['evals_stock']} / {r['evals_lrdm']} ({r['evals_formula']}) "
-            f"| {r.get('calls_stock', '?')} / {r.get('calls_lrdm', '?')} "
-            f"| {r['peak_stock_mb']:.0f} / {r['peak_lrdm_mb']:.0f} ({r['peak_ratio']:.2f}) "
-            f"| {r.get('peak_over_start_stock_mb', 0):.0f} / {r.get('peak_over_start_lrdm_mb', 0):.0f} |"
+            f"| {r['arch']} | {r['size']} | {r['preset']} | {r['objects']} "
+            f"| {r['steps']}: {r['layered_steps']}/{r['biased_steps']}/{r['plain_steps']} "
+            f"| {r['stock_s']:.2f} | {r['lrdm_s']:.2f} | {r['ratio']:.2f} "
+            f"| {r['floor']:.2f} ({r['floor_with_capture']:.2f}) "
+            f"| {r['evals_stock']} / {r['evals_lrdm']} ({r['evals_formula']}) | {r['calls_stock']} / {r['calls_lrdm']} "
+            f"| {r['peak_stock_mb']:.0f} / {r['peak_lrdm_mb']:.0f} | {r['peak_ratio']:.2f} |"
         )
     return out
-
-
-def print_table(rows: list[dict], args, info: dict) -> None:
-    """The benchmark table (markdown) to stdout."""
-    say("\n" + "\n".join(table_lines(rows, vars(args), device_name(args.device), info)))
 
 
 if __name__ == "__main__":

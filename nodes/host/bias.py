@@ -1,130 +1,290 @@
 """Region attention bias (beyond the paper; DenseDiffusion-style): on the global prompt's passes its object
 tokens are favoured inside their regions and suppressed outside on every cross-attention block, and
 self-attention favours pixels of the same region; on each object layer's pass (layered steps) its phrase's
-tokens are favoured inside its own region."""
+tokens are favoured inside its own region.
+
+How it reaches the host's attention without taking any replace key (so IPAdapter's attn2 replaces, PAG's
+attn1 replace and every other patch keep their place and effect):
+
+- two markers, an attn1_patch and an attn2_patch (ComfyUI runs every patch of these lists, in order, right
+  before that attention of each transformer block), note which attention of which block comes next;
+- during the biased steps the evaluation's transformer_options carry a BiasOverride as ComfyUI's
+  `optimized_attention_override` (comfy/ldm/modules/attention.py wrap_attn), wrapping any override already
+  there. It splits each call by cond chunk (`uuids`): unbiased chunks run the host's call unchanged; a biased
+  chunk gets its [N, T] mask broadcast over its rows and heads, in the model's dtype. The host's SDPA and
+  xformers functions take it as it is (an additive float mask, [1, 1, N, T], q's dtype); the split, sub-
+  quadratic and basic functions would copy it to [rows*heads, N, T], and sage / flash take none, so for those
+  a sliced SDPA (lrdm_core.bias.sliced_attention) holds at most one query slice of logits at a time.
+
+Memory: with either path the bias costs no memory per batch row (the mask is broadcast, never repeated,
+and no [B, heads, N, T] logits exist beyond one bounded slice), so ComfyUI's own per-row estimate in
+calc_cond_batch stays right. That estimate (BaseModel.memory_required) has no model_options hook in
+ComfyUI 0.3.75 or 0.33, and patching the shared model's method would change every other clone; so nothing
+is added to it. The fixed cost is the masks cached per block resolution for the run: N*T values in the
+model's dtype each (the self-attention mask of a 64x64 block is 4096^2 * 2 B = 32 MiB in fp16).
+Where a bias cannot apply (another node computes that attention itself, keys that are not the prompt's
+text, a call that already has a mask) it is skipped and logged once per run.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
+import comfy.ldm.modules.attention as comfy_attention
 import torch
 
-from ...lrdm_core.attention import biased_attention, region_logit_bias, resolution_of, segment_logit_bias
-from .capture import host_attention
-from .keys import BIAS_KEY, layer_key
+from ...lrdm_core.attention import resolution_of
+from ...lrdm_core.bias import BiasPlan, chunk_runs, sliced_attention
+from .keys import BIAS_KEY, OVERRIDE_KEY, layer_key
 from .state import RunState
 
 log = logging.getLogger("lrdm")
 
+MASKED_FUNCTIONS = ("attention_pytorch", "attention_xformers")  # host functions that broadcast a [1, 1, N, T] mask
+
+
+def host_supports_override() -> bool:
+    """Whether this ComfyUI routes its attention through transformer_options' optimized_attention_override."""
+    return hasattr(comfy_attention, "wrap_attn")
 
 
 @dataclass
-class BiasPlan:
-    """Which cond chunks get a bias, the object columns, regions and segments, and a cache per resolution."""
+class BiasRun:
+    """One run's bias: the plan, which attention of which block comes next (set by the markers), and the
+    skips already logged."""
 
-    uuids: frozenset
-    columns: list[list[int]]  # per object: its token positions in the global prompt
-    masks: torch.Tensor  # [n, H, W] regions on the latent grid
-    strength: float  # cross-attention bias (attn_bias)
-    segments: torch.Tensor  # [n+1, H, W] composition weights of the objects and the background
-    self_strength: float  # self-attention bias (self_bias)
-    layers: dict = field(default_factory=dict)  # layer cond uuid -> (object index, phrase token columns, [1, H, W])
-    cache: dict = field(default_factory=dict)
+    plan: BiasPlan
+    kind: str | None = None  # "attn1" / "attn2": the attention the last marker announced
+    where: tuple | None = None  # (block, id, index) of that attention
+    seen: bool = True  # whether that attention came through the override
+    logged: set = field(default_factory=set)
 
-    def bias(self, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
-        """[N, T] logit bias at one block resolution (cached)."""
-        key = (res_h, res_w, n_keys)
-        if key not in self.cache:
-            self.cache[key] = region_logit_bias(self.masks, self.columns, n_keys, self.strength, res_h, res_w)
-        return self.cache[key].to(device=device, dtype=dtype)
+    def once(self, key, level: int, message: str, *args) -> None:
+        """Log `message` the first time `key` comes up in this run."""
+        if key not in self.logged:
+            self.logged.add(key)
+            log.log(level, message, *args)
 
-    def layer_bias(self, uid, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
-        """[N, T] bias of one object layer's pass: its phrase's tokens towards its own region (cached)."""
-        i, cols, region = self.layers[uid]
-        key = ("layer", i, res_h, res_w, n_keys)
-        if key not in self.cache:
-            self.cache[key] = region_logit_bias(region, [cols], n_keys, self.strength, res_h, res_w)
-        return self.cache[key].to(device=device, dtype=dtype)
+    def mark(self, kind: str, where: tuple) -> None:
+        """The next attention is `kind` at `where`; an announced biased one that never reached the override
+        was computed by another node's replace (IPAdapter, PAG): logged once per kind."""
+        if not self.seen and (self.kind, self.where) != (kind, where) and self.biases(self.kind):
+            self.once(
+                ("replaced", self.kind),
+                logging.WARNING,
+                "LRDM: the region bias does not reach the %s at %s (and maybe other blocks): another node "
+                "computes that attention itself there, without ComfyUI's attention function; it runs unbiased "
+                "there, the other blocks keep the bias.",
+                "self-attention" if self.kind == "attn1" else "cross-attention",
+                self.where,
+            )
+        self.kind, self.where, self.seen = kind, where, False
 
-    def chunk_bias(self, uid, res_h: int, res_w: int, n_keys: int, device) -> torch.Tensor | None:
-        """The cross-attention bias of one cond chunk: the prompt's, a layer's, or None (unbiased)."""
-        if uid in self.uuids and self.columns:
-            return self.bias(res_h, res_w, n_keys, device, torch.float32)
-        if uid in self.layers and self.strength:
-            return self.layer_bias(uid, res_h, res_w, n_keys, device, torch.float32)
+    def biases(self, kind: str | None) -> bool:
+        """Whether the plan biases this kind of attention at all."""
+        return bool(self.plan.self_strength if kind == "attn1" else self.plan.strength)
+
+
+class AttentionMarker:
+    """attn1_patch / attn2_patch: notes which attention comes next; q, k and v pass unchanged."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, n, context, value, extra_options):
+        run: BiasRun | None = extra_options.get(BIAS_KEY)
+        if run is not None:
+            block = extra_options.get("block") or (None, None)
+            run.mark(self.kind, (block[0], block[1], extra_options.get("block_index", 0)))
+        return n, context, value
+
+
+def install_markers(m) -> None:
+    """Add the two markers to the ModelPatcher clone `m` (once; the patch lists chain with every other)."""
+    if not host_supports_override():
+        log.warning(
+            "LRDM: this ComfyUI has no optimized_attention_override, so attn_bias and self_bias cannot act; "
+            "update ComfyUI, or set both to 0 to silence this."
+        )
+        return
+    patches = m.model_options.get("transformer_options", {}).get("patches", {})
+    for kind, add in (("attn1", m.set_model_attn1_patch), ("attn2", m.set_model_attn2_patch)):
+        if not any(isinstance(p, AttentionMarker) for p in patches.get(f"{kind}_patch", [])):
+            add(AttentionMarker(kind))
+
+
+def with_bias(transformer_options: dict, run: BiasRun) -> dict:
+    """A copy of one evaluation's transformer_options with the run and the override (chained)."""
+    previous = transformer_options.get(OVERRIDE_KEY)
+    if isinstance(previous, BiasOverride):
+        previous = previous.previous
+    if previous is not None:
+        run.once(
+            "override",
+            logging.INFO,
+            "LRDM: another node set ComfyUI's attention override; the region bias hands it its masks.",
+        )
+    return {**transformer_options, BIAS_KEY: run, OVERRIDE_KEY: BiasOverride(run, previous)}
+
+
+def _masked_functions() -> set:
+    """The raw host functions (inside wrap_attn) that take a broadcast additive mask."""
+    fns = (getattr(comfy_attention, name, None) for name in MASKED_FUNCTIONS)
+    return {getattr(fn, "__wrapped__", fn) for fn in fns if fn is not None}
+
+
+class BiasOverride:
+    """ComfyUI's optimized_attention_override: the biased chunks of a call get their mask, the rest run
+    exactly the host's attention (or the override that was there before)."""
+
+    def __init__(self, run: BiasRun, previous=None) -> None:
+        self.run = run
+        self.previous = previous
+
+    def __call__(self, func, *args, **kwargs):
+        attend = func if self.previous is None else functools.partial(self.previous, func)
+        masks = self._masks(args, kwargs)
+        if masks is None:
+            return attend(*args, **kwargs)
+        q, k, v, heads = args
+        masked = self.previous is not None or func in _masked_functions()
+        skip_in, skip_out = kwargs.get("skip_reshape", False), kwargs.get("skip_output_reshape", False)
+        per = q.shape[0] // len(masks)
+        outs = []
+        for first, end, mask in chunk_runs(masks):
+            rows = slice(first * per, end * per)
+            part = (q[rows], k[rows], v[rows], heads)
+            if mask is None:
+                outs.append(attend(*part, **kwargs))
+            elif masked:
+                outs.append(attend(*part, **{**kwargs, "mask": mask[None, None]}))  # [1, 1, N, T]
+            else:
+                outs.append(sliced_attention(*part, mask, skip_reshape=skip_in, skip_output_reshape=skip_out))
+        return torch.cat(outs)  # [B, N, heads*d] (or [B, heads, N, d])
+
+    def _masks(self, args, kwargs) -> list | None:
+        """Per cond chunk its [N, T] mask or None; None for the whole call when nothing applies."""
+        run, plan = self.run, self.run.plan
+        options = kwargs.get("transformer_options") or {}
+        uuids, kind = options.get("uuids"), run.kind
+        if kind is None:
+            return None
+        run.seen = True
+        if not uuids or not run.biases(kind) or not any(plan.wants(kind, u) for u in uuids):
+            return None
+        if len(args) != 4 or kwargs.get("mask") is not None:
+            run.once("mask", logging.WARNING, "LRDM: the region bias skips attention calls that carry a mask.")
+            return None
+        q, k = args[0], args[1]
+        n, t = (q.shape[2], k.shape[2]) if kwargs.get("skip_reshape") else (q.shape[1], k.shape[1])
+        latent = tuple(plan.segments.shape[-2:])
+        seen = tuple((options.get("original_shape") or [0, 0, *latent])[-2:])
+        if seen != latent:
+            run.once(
+                "tiles",
+                logging.WARNING,
+                "LRDM: the U-Net sees a %s latent, not the %s one the layout was drawn on (tiled sampling?); "
+                "the region bias skips it.",
+                seen,
+                latent,
+            )
+            return None
+        res = _resolution(n, options, plan)
+        if res is None or q.shape[0] % len(uuids):
+            run.once(
+                "shape", logging.WARNING, "LRDM: the region bias skips attention of an unexpected shape %s.", q.shape
+            )
+            return None
+        masks = [
+            plan.mask(kind, u, res, t, q.dtype, q.device) if plan.wants(kind, u) else None for u in uuids
+        ]  # each [N, T] or None
+        if any(plan.wants(kind, u) and m is None for u, m in zip(uuids, masks, strict=True)):
+            run.once(
+                ("keys", kind),
+                logging.INFO,
+                "LRDM: the region bias skips %s calls with %d keys for %d queries (not the prompt's text or the "
+                "block's own pixels, e.g. an image prompt's tokens).",
+                kind,
+                t,
+                n,
+            )
+        if kind == "attn1" and t > n and any(m is not None for m in masks):
+            run.once("extended", logging.INFO, "LRDM: self-attention has %d extra keys; their bias is 0.", t - n)
+        return None if all(m is None for m in masks) else masks
+
+
+def _resolution(n_tokens: int, options: dict, plan: BiasPlan) -> tuple[int, int] | None:
+    """The block's spatial size: activations_shape (ComfyUI sets it), else from the token count; None if neither."""
+    shape = options.get("activations_shape")
+    if shape is not None and len(shape) == 4 and shape[2] * shape[3] == n_tokens:
+        return int(shape[2]), int(shape[3])
+    try:
+        return resolution_of(n_tokens, *plan.segments.shape[-2:])
+    except ValueError:
         return None
 
-    def self_bias(self, res_h: int, res_w: int, device, dtype) -> torch.Tensor:
-        """[N, N] self-attention bias at one block resolution (cached)."""
-        key = ("self", res_h, res_w)
-        if key not in self.cache:
-            self.cache[key] = segment_logit_bias(self.segments, self.self_strength, res_h, res_w)
-        return self.cache[key].to(device=device, dtype=dtype)
+
+def _context_length(cond: dict) -> int | None:
+    """Tokens in a processed cond's text context (model_conds' c_crossattn, else cross_attn)."""
+    crossattn = cond.get("model_conds", {}).get("c_crossattn")
+    tensor = getattr(crossattn, "cond", None)
+    if tensor is None:
+        tensor = cond.get("cross_attn")
+    return None if tensor is None else int(tensor.shape[1])
 
 
 def bias_plan(guider, state: RunState) -> BiasPlan | None:
     """The plan for the positive prompt's and the layers' chunks, built once per run; None if nothing to bias."""
-    if "bias_plan" not in state.cache:
-        cfg = state.spec.config
-        positions = state.spec.prompt_positions
-        found = [i for i, p in enumerate(positions) if p] if cfg.attn_bias else []
-        if cfg.attn_bias and len(found) < len(positions):
-            log.warning(
-                "LRDM: attn_bias needs each phrase inside the global prompt; %d of %d found.",
-                len(found),
-                len(positions),
-            )
-        positive = guider.conds.get("positive") or []
-        layers = {
-            c["uuid"]: (i, list(state.spec.phrase_positions[i]), state.masks[i : i + 1])
-            for i in range(len(state.spec.layer_conds))
-            if cfg.attn_bias
-            for c in guider.conds.get(layer_key(i)) or []
-        }
-        state.cache["bias_plan"] = (
-            BiasPlan(
-                uuids=frozenset(c["uuid"] for c in positive),
-                columns=[list(positions[i]) for i in found],
-                masks=state.masks[found],
-                strength=cfg.attn_bias,
-                segments=torch.cat([state.weights, state.bg_weight[None]]),  # [n+1, H, W]
-                self_strength=cfg.self_bias,
-                layers=layers,
-            )
-            if (found or cfg.self_bias) and positive
-            else None
+    _build(guider, state)
+    return state.bias_plan
+
+
+def bias_run(guider, state: RunState) -> BiasRun | None:
+    """The run's BiasRun (plan + marker state + logged skips), built once per run; None if nothing to bias."""
+    _build(guider, state)
+    return state.bias_run
+
+
+def _build(guider, state: RunState) -> None:
+    """Fill the run's bias_plan and bias_run once (while conds["positive"] is the global prompt)."""
+    if not state.bias_built:
+        state.bias_built = True
+        state.bias_plan = _plan(guider, state)
+        state.bias_run = BiasRun(state.bias_plan) if state.bias_plan is not None and host_supports_override() else None
+
+
+def _plan(guider, state: RunState) -> BiasPlan | None:
+    """The BiasPlan of the positive prompt's and the layers' chunks; None if nothing to bias."""
+    cfg = state.spec.config
+    positions = state.spec.prompt_positions
+    found = [i for i, p in enumerate(positions) if p] if cfg.attn_bias else []
+    if cfg.attn_bias and len(found) < len(positions):
+        log.warning(
+            "LRDM: attn_bias needs each phrase inside the global prompt; %d of %d found.",
+            len(found),
+            len(positions),
         )
-    return state.cache["bias_plan"]
-
-
-class RegionBias:
-    """attn2 (or attn1) replace: biased attention for the chunks a BiasPlan names; otherwise exactly the host's."""
-
-    def __init__(self, previous=None, kind: str = "attn2") -> None:
-        self.previous = previous
-        self.kind = kind
-
-    def __call__(self, q, k, v, extra_options):
-        plan: BiasPlan | None = extra_options.get(BIAS_KEY)
-        uuids = extra_options.get("uuids") or []
-        if plan is None or self.previous is not None or not uuids:
-            return host_attention(self.previous, q, k, v, extra_options)
-        shape = extra_options.get("activations_shape")
-        res = (
-            (shape[2], shape[3])
-            if shape and shape[2] * shape[3] == q.shape[1]
-            else resolution_of(q.shape[1], *plan.segments.shape[-2:])
+    positive = guider.conds.get("positive") or []
+    layer_conds = [(i, c) for i in range(len(state.spec.layer_conds)) for c in guider.conds.get(layer_key(i)) or []]
+    layers = {
+        c["uuid"]: (i, list(state.spec.phrase_positions[i]), state.masks[i : i + 1])
+        for i, c in layer_conds
+        if cfg.attn_bias
+    }
+    lengths = {c["uuid"]: _context_length(c) for c in [*positive, *(c for _, c in layer_conds)]}
+    return (
+        BiasPlan(
+            uuids=frozenset(c["uuid"] for c in positive),
+            columns=[list(positions[i]) for i in found],
+            masks=state.masks[found],
+            strength=cfg.attn_bias,
+            segments=torch.cat([state.weights, state.bg_weight[None]]),  # [n+1, H, W]
+            self_strength=cfg.self_bias,
+            layers=layers,
+            lengths={u: n for u, n in lengths.items() if n},
         )
-        if self.kind == "attn1":
-            one = plan.self_bias(*res, q.device, torch.float32) if plan.self_strength else None  # [N, N]
-            parts = [one if u in plan.uuids else None for u in uuids]
-        else:
-            parts = [plan.chunk_bias(u, *res, k.shape[1], q.device) for u in uuids]  # each [N, T] or None
-        if all(p is None for p in parts):
-            return host_attention(self.previous, q, k, v, extra_options)
-        n_keys = k.shape[1]
-        zero = torch.zeros(q.shape[1], n_keys, device=q.device)
-        per = q.shape[0] // len(uuids)
-        bias = torch.stack([zero if p is None else p for p in parts]).repeat_interleave(per, dim=0)  # [B, N, T]
-        return biased_attention(q, k, v, extra_options["n_heads"], bias)
+        if (found or cfg.self_bias) and positive
+        else None
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 WRAPPER_KEY = "lrdm"  # ModelPatcher wrapper key of the four sampling wrappers (runtime.install)
 RUN_KEY = "lrdm_run"  # transformer_options: the RunState of one sampling run
 OFFSETS_KEY = "lrdm_offsets"  # transformer_options: cond uuid -> input offset of that batch chunk
-BIAS_KEY = "lrdm_bias"  # transformer_options: the BiasPlan of the current evaluation
+BIAS_KEY = "lrdm_bias"  # transformer_options: the BiasRun of the current evaluation
 BG_KEY = "lrdm_background"  # guider conds: the background layer's conditioning
+OVERRIDE_KEY = "optimized_attention_override"  # ComfyUI's own transformer_options key (wrap_attn), chained
 
 
 def layer_key(i: int) -> str:

@@ -19,12 +19,12 @@ from ...lrdm_core.config import Composition, DeltaSpace, Guidance
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ...lrdm_core.window import in_window, sigma_threshold
-from .bias import RegionBias, bias_plan
+from .bias import bias_plan, bias_run, install_markers, with_bias
 from .capture import capture_maps
-from .keys import BG_KEY, BIAS_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
+from .keys import BG_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
 from .layered import fuse_at_t0, initial_state, layered_prediction, shift_chunks, state_shift
 from .state import LRDMSpec, RunState
-from .unet import all_cross_attention, output_cross_attention
+from .unet import output_cross_attention
 
 log = logging.getLogger("lrdm")
 
@@ -32,7 +32,7 @@ __all__ = ["LRDMSpec", "RunState", "install"]
 
 
 def install(model, spec: LRDMSpec):
-    """Clone `model` and install the LRDM wrappers (and the region-bias replaces) on the clone."""
+    """Clone `model` and install the LRDM wrappers (and the region-bias markers) on the clone."""
     output_cross_attention(model)  # refuses DiT models with a clear message
     m = model.clone()
     kinds = (WrappersMP.OUTER_SAMPLE, WrappersMP.SAMPLER_SAMPLE, WrappersMP.PREDICT_NOISE, WrappersMP.APPLY_MODEL)
@@ -50,27 +50,9 @@ def install(model, spec: LRDMSpec):
 
 
 def _install_bias(m, config) -> None:
-    """RegionBias replaces on every cross-attention transformer (attn2 for attn_bias, attn1 for self_bias),
-    chained with what is there."""
-    replaces = m.model_options.setdefault("transformer_options", {}).setdefault("patches_replace", {})
-    layers = [(block, block_id, idx) for block, block_id, n in all_cross_attention(m) for idx in range(n)]
-    kinds = [kind for kind, on in (("attn2", config.attn_bias), ("attn1", config.self_bias)) if on]
-    kept = 0
-    for kind in kinds:
-        there = replaces.get(kind, {})
-        for block, block_id, idx in layers:
-            prev = there.get((block, block_id, idx), there.get((block, block_id)))
-            if isinstance(prev, RegionBias):
-                prev = prev.previous
-            kept += prev is not None
-            m.set_model_patch_replace(RegionBias(prev, kind), kind, block, block_id, idx)
-    if kept:  # RegionBias cannot bias another node's attention: that node's replace runs there unchanged
-        log.warning(
-            "LRDM: the region bias skips %d of %d attention layers that another node (e.g. IPAdapter) already "
-            "replaces; that node's attention runs there unchanged.",
-            kept,
-            len(layers) * len(kinds),
-        )
+    """The region bias's attention markers (nodes/bias.py); no replace key is taken, so every other patch
+    keeps its place. The bias itself is handed to the host's attention per evaluation (PredictNoise)."""
+    install_markers(m)
 
 
 class OuterSample:
@@ -167,13 +149,10 @@ class PredictNoise:
             return executor(x, timestep, model_options, seed)
         if state.spec.config.biased() and in_window(float(timestep.max()), state.bias_threshold):
             # first bias_end of the steps: the global prompt's chunks (the window's background pass too)
-            plan = bias_plan(executor.class_obj, state)
-            if plan is not None:
+            run = bias_run(executor.class_obj, state)
+            if run is not None:
                 model_options = dict(model_options)
-                model_options["transformer_options"] = {
-                    **model_options["transformer_options"],
-                    BIAS_KEY: plan,
-                }
+                model_options["transformer_options"] = with_bias(model_options["transformer_options"], run)
         if state.spec.config.composition is Composition.SHARED and in_window(float(timestep.max()), state.threshold):
             state.layered_calls += 1
             return layered_prediction(executor.class_obj, state, x, timestep, model_options)

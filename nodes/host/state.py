@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -36,4 +36,6 @@ class RunState:
     maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
     layered_calls: int = 0
     bias_threshold: float | None = None  # the region biases act while sigma > this (sigma_threshold of bias_end)
-    cache: dict = field(default_factory=dict)
+    bias_built: bool = False  # bias_plan and bias_run below have been built for this run (nodes/host/bias.py)
+    bias_plan: object | None = None  # lrdm_core.bias.BiasPlan of the run, None = nothing to bias
+    bias_run: object | None = None  # nodes/host/bias.BiasRun: the plan, its markers' state and logged skips

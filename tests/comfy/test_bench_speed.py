@@ -1,5 +1,6 @@
-"""bench/speed.py: its options, the in-memory SDXL it builds (tiny, SDXL-shaped conditioning), and the
-memory-split path of calc_cond_batch that its --split-check forces (same result, one call per cond)."""
+"""bench/speed.py: its options, the in-memory SDXL it builds (tiny, SDXL-shaped conditioning), the
+memory-split path of calc_cond_batch that its --split-check forces (same result, one call per cond), and
+one configuration run end to end (rows per preset and object count, the fields of bench/results/speed.json)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,20 @@ def tiny_sdxl(speed, pack):
 
 def test_options(speed) -> None:
     """--arch / --dtype / --tiny / --split-check parse; bad object counts and sizes are refused."""
-    a = speed.parse_args(["--arch", "sdxl", "--dtype", "bf16", "--tiny", "--split-check", "--objects", "1,4"])
-    assert (a.arch, a.dtype, a.tiny, a.split_check, a.object_counts, a.ckpt) == ("sdxl", "bf16", True, True, [1, 4], "")
-    assert speed.parse_args([]).arch == "sd15" and speed.parse_args([]).dtype == "auto"
-    for bad in (["--arch", "sd3"], ["--objects", "5"], ["--objects", "0"], ["--size", "100"]):
+    a = speed.parse_args(["--arch", "sdxl", "--dtype", "bf16", "--tiny", "--split-check", "--objects", "1,16"])
+    assert (a.arch, a.dtype, a.tiny, a.split_check, a.object_counts, a.ckpt) == (
+        "sdxl",
+        "bf16",
+        True,
+        True,
+        [1, 16],
+        "",
+    )
+    d = speed.parse_args([])
+    assert (d.arch, d.dtype, d.preset_names, d.plan) == ("sd15", "auto", ["plus", "paper"], "")
+    assert speed.parse_args(["--plan", "cpu", "--presets", "plus"]).preset_names == ["plus"]
+    bad_args = (["--arch", "sd3"], ["--objects", "17"], ["--objects", "0"], ["--size", "100"], ["--presets", "x"])
+    for bad in bad_args + (["--plan", "nope"],):
         with pytest.raises(SystemExit):
             speed.parse_args(bad)
 
@@ -90,5 +101,30 @@ def test_forced_split_matches_batched(speed, pack, sd15, clip) -> None:
         split = run_lrdm(pack, model, clip)
     assert comfy.samplers.model_management is real
     assert counter.rows == rows and counter.calls == rows > calls
-    # fp32 summation order differs between one batched call and per-cond calls; 4 steps amplify it to ~5e-4
-    torch.testing.assert_close(split, batched, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(split, batched, rtol=1e-4, atol=1e-4)
+
+
+def test_one_configuration_writes_a_row_per_preset_and_object_count(speed, pack, tmp_path) -> None:
+    """Tiny SD1.5, 64 px, 3 steps: each LRDM run has layered, biased (plus) and plain steps; the row fields."""
+    out = tmp_path / "speed.json"
+    args = ["--arch", "sd15", "--tiny", "--steps", "3", "--objects", "2,16", "--threads", "1", "--out", str(out)]
+    assert speed.main(args) == 0
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["preset"], r["objects"]) for r in rows] == [("plus", 2), ("paper", 2), ("plus", 16), ("paper", 16)]
+    for r in rows:
+        assert {
+            "arch",
+            "size",
+            "stock_s",
+            "lrdm_s",
+            "ratio",
+            "floor",
+            "peak_stock_mb",
+            "peak_lrdm_mb",
+            "peak_ratio",
+        } <= set(r)
+        assert (r["arch"], r["size"], r["layered_steps"]) == ("sd15", 64, 1)
+        assert (r["biased_steps"], r["plain_steps"]) == ((2, 1) if r["preset"] == "plus" else (0, 2))
+        assert r["evals_lrdm"] == r["evals_formula"] and r["floor"] == 1 + r["objects"] / 6

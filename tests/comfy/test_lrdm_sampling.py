@@ -197,13 +197,12 @@ def test_region_bias_after_t0(pack, sd15, clip):
     assert counter.rows == 4 * 2 and not torch.equal(only_bias, run_stock(sd15, clip))
 
 
-def test_self_bias_replaces_attn1_and_costs_no_evaluation(pack, sd15, clip):
+def test_self_bias_takes_no_replace_and_costs_no_evaluation(pack, sd15, clip):
     config = pack.lrdm_core.config.LRDMConfig(attn_bias=0.0, self_bias=2.0)
     spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config)
-    patched = pack.nodes.host.runtime.install(sd15, spec)
-    replaces = patched.model_options["transformer_options"]["patches_replace"]
-    assert set(replaces) == {"attn1"}  # attn2 only with attn_bias
-    assert all(r.kind == "attn1" for r in replaces["attn1"].values())
+    options = pack.nodes.host.runtime.install(sd15, spec).model_options["transformer_options"]
+    assert "patches_replace" not in options  # only the two markers, in the chained patch lists
+    assert [p.kind for p in options["patches"]["attn1_patch"] + options["patches"]["attn2_patch"]] == ["attn1", "attn2"]
     counted, counter = with_counter(sd15)
     only_self = run_lrdm(pack, counted, clip, steps=4, t0=0.0, self_bias=2.0)
     assert counter.rows == 4 * 2 and torch.isfinite(only_self).all()
@@ -248,14 +247,16 @@ def test_attn_bias_also_biases_each_layer_towards_its_own_region(pack, sd15, cli
     model = pack.nodes.host.runtime.install(sd15, spec)
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "euler", "normal", 1.0)
     state = seen[0]
-    plan = state.cache["bias_plan"]
+    plan = state.bias_plan
     assert sorted(i for i, _, _ in plan.layers.values()) == [0, 1]
     for uid, (i, cols, region) in plan.layers.items():
         assert cols == list(spec.phrase_positions[i]) and torch.equal(region, state.masks[i : i + 1])
-        bias = plan.chunk_bias(uid, 16, 16, 77, "cpu")  # [N, T] at the latent's own grid
+        assert plan.lengths[uid] == 77 and plan.wants("attn2", uid) and not plan.wants("attn1", uid)
+        bias = plan.mask("attn2", uid, (16, 16), 77, torch.float32, "cpu")  # [N, T] at the latent's own grid
         m = state.masks[i].reshape(-1)  # [N], sub-cell coverage at the edges
         assert (m == 1).any() and (m == 0).any()
         for c in cols:
             assert torch.allclose(bias[:, c], 3.0 * (2.0 * m - 1.0))
         assert torch.all(bias[:, [c for c in range(77) if c not in cols]] == 0)
-    assert plan.chunk_bias("another uuid", 16, 16, 77, "cpu") is None
+    assert not plan.wants("attn2", "another uuid")
+    assert plan.mask("attn2", uid, (16, 16), 4, torch.float32, "cpu") is None  # 4 keys: not this cond's text

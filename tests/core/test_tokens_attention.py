@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lrdm_core.attention import AttentionRecorder, resolution_of, segment_logit_bias, token_probabilities
+from lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from lrdm_core.bias import segment_logit_bias
 from lrdm_core.tokens import TokenizerFns, find_subsequence, positions_in_phrase, positions_in_prompt
 
 VOCAB = {"a": 1, "red": 2, "apple": 3, "and": 4, "blue": 5, "cup": 6, "green": 7}
@@ -67,30 +68,8 @@ def test_resolution_of(n, hw, out):
         assert resolution_of(n, *hw) == out
 
 
-def test_biased_attention_with_zero_bias_is_plain_attention():
-    from lrdm_core.attention import biased_attention
-
-    g = torch.Generator().manual_seed(2)
-    q, k, v = (
-        torch.randn(2, 6, 8, generator=g),
-        torch.randn(2, 5, 8, generator=g),
-        torch.randn(2, 5, 8, generator=g),
-    )
-    got = biased_attention(q, k, v, 2, torch.zeros(2, 6, 5))
-    ref = (
-        torch.nn.functional.scaled_dot_product_attention(
-            q.reshape(2, 6, 2, 4).transpose(1, 2),
-            k.reshape(2, 5, 2, 4).transpose(1, 2),
-            v.reshape(2, 5, 2, 4).transpose(1, 2),
-        )
-        .transpose(1, 2)
-        .reshape(2, 6, 8)
-    )
-    assert torch.allclose(got, ref, atol=1e-5)
-
-
 def test_region_bias_raises_inside_and_lowers_outside():
-    from lrdm_core.attention import region_logit_bias
+    from lrdm_core.bias import region_logit_bias
 
     masks = torch.zeros(1, 4, 4)
     masks[0, :2, :2] = 1.0

@@ -3,8 +3,7 @@
 Shape-true stand-in for a real SD1.5 checkpoint (no download possible on CI): SD1.5 U-Net config,
 random CLIP-L from ``comfy.sd.CLIP(target=SD15.clip_target())`` with the bundled tokenizer, an
 AutoencoderKL (ch 128, ch_mult [1,2,4,4], z 4); keys prefixed ``model.diffusion_model.``,
-``cond_stage_model.transformer.``, ``first_stage_model.``; fp16; weights ~ N(0, 0.02), biases 0,
-norm layers identity.
+``cond_stage_model.transformer.``, ``first_stage_model.``; fp16; weights from hostkit.randomweights.
 ``comfy.sd.load_checkpoint_guess_config`` detects it as SD15. Images it makes are noise.
 
 Run as ``python -m hostkit ckpt --tree <ComfyUI> --out <file>`` (needs ComfyUI importable).

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 
 def randomize(module, generator) -> None:
-    """Fill parameters in place: norm layers weight 1 / bias 0; others weight N(0, 0.02), bias 0."""
+    """Fill in place: norm scales 1 + N(0, 0.02), other weights N(0, 0.02), vectors (biases) N(0, 0.002)."""
     import torch
 
-    norms = (torch.nn.GroupNorm, torch.nn.LayerNorm)
     with torch.no_grad():
-        for sub in module.modules():
-            is_norm = isinstance(sub, norms)
-            for name, p in sub.named_parameters(recurse=False):
-                if not p.is_floating_point():
-                    continue
-                if is_norm:
-                    p.fill_(1.0 if name == "weight" else 0.0)
-                elif name == "bias":
-                    p.zero_()
-                else:
-                    p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
+        for name, p in module.named_parameters():
+            if not p.is_floating_point():
+                continue
+            noise = torch.randn(p.shape, generator=generator)
+            if p.dim() == 1 and name.endswith("weight") and ("norm" in name or name.endswith("ln.weight")):
+                p.copy_(1.0 + 0.02 * noise)
+            elif p.dim() > 1:
+                p.copy_(0.02 * noise)
+            else:
+                p.copy_(0.002 * noise)
