@@ -2,10 +2,10 @@
 
 Runs, in one process and alternating, ComfyUI's KSampler path and LRDM_Sampler on the same model,
 seed, sampler, scheduler and steps for 1, 2 and 4 objects; prints a table with the median wall time
-of each, the ratio, the floor 1 + f*n/2 (+ the one capture evaluation), U-Net evaluations (batch rows)
-and U-Net calls counted per run, and the peak memory of each (process RSS on the CPU,
-torch.cuda.max_memory_allocated on a GPU, reset before every run), in total and above the level at the
-run's start.
+of each, the ratio, the floor (U-Net rows over the stock's 2 per step: 1 + f*n with the paper's CFG per layer,
++ the one capture evaluation), U-Net evaluations (batch rows) and U-Net calls counted per run, and the peak
+memory of each (process RSS on the CPU, torch.cuda.max_memory_allocated on a GPU, reset before every run),
+in total and above the level at the run's start.
 
 The model is either a checkpoint (--ckpt, e.g. the random SD1.5 file of `make models`) or, without
 --ckpt, a full-size random-weight SD1.5 or SDXL built in memory from ComfyUI's own model classes
@@ -346,6 +346,7 @@ def main(argv=None) -> int:
         )
         return r, out
 
+    count = pack.lrdm_core.composition.evaluation_count  # the paper's preset: guidance 'input', CFG per layer
     rows = []
     for n in args.object_counts:
         measure(stock, n, "stock warm-up"), measure(lrdm, n, "LRDM warm-up")  # kernels, caches, model load
@@ -366,11 +367,11 @@ def main(argv=None) -> int:
                 "stock_s": med["stock"],
                 "lrdm_s": med["lrdm"],
                 "ratio": med["lrdm"] / med["stock"],
-                "floor": 1 + k * n / (2 * args.steps),
-                "floor_with_capture": 1 + (k * n + 1) / (2 * args.steps),
+                "floor": count(args.steps, k, n, shifted=True, capture=False) / (2 * args.steps),
+                "floor_with_capture": count(args.steps, k, n, shifted=True) / (2 * args.steps),
                 "evals_stock": last["stock"]["rows"],
                 "evals_lrdm": last["lrdm"]["rows"],
-                "evals_formula": 1 + k * (n + 2) + (args.steps - k) * 2,
+                "evals_formula": count(args.steps, k, n, shifted=True),
                 "calls_stock": last["stock"]["calls"],
                 "calls_lrdm": last["lrdm"]["calls"],
                 "peak_stock_mb": peaks["stock"] / 2**20,
@@ -452,7 +453,7 @@ def table_lines(rows: list[dict], args: dict, device: str, info: dict) -> list[s
     out = [
         f"LRDM vs stock KSampler: {what}, {dtype}, {args['size']}px, {args['steps']} steps {args['sampler']}, "
         f"t0={args['t0']}, median of {args['repeats']}, {device}",
-        "| objects | stock s | LRDM s | ratio | floor 1+f*n/2 | +capture | U-Net evals stock / LRDM (formula) "
+        "| objects | stock s | LRDM s | ratio | floor 1+f*n | +capture | U-Net evals stock / LRDM (formula) "
         "| U-Net calls stock / LRDM | peak MB stock / LRDM (ratio) | peak over start MB stock / LRDM |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -28,7 +28,8 @@ def sigma_threshold(sigmas: torch.Tensor, fraction: float) -> float | None:
     """Sigma below which steps are plain: sigmas[k] for k layered steps, None when k = 0.
 
     sigmas: the sampler's schedule [S + 1] (last entry usually 0). An evaluation at sigma is layered
-    iff sigma > threshold, so intermediate evaluations of multi-stage samplers fall in the window too.
+    iff sigma > threshold (see Window for the end-point stages of Heun), so intermediate evaluations of
+    multi-stage samplers fall in the window too.
     """
     steps = max(int(sigmas.shape[-1]) - 1, 0)
     k = layered_steps(steps, fraction)
@@ -40,3 +41,46 @@ def sigma_threshold(sigmas: torch.Tensor, fraction: float) -> float | None:
 def in_window(sigma: float, threshold: float | None) -> bool:
     """Whether an evaluation at `sigma` is inside the layered window."""
     return threshold is not None and sigma > threshold * (1.0 + 1e-5) + 1e-8
+
+
+# Samplers whose later stage evaluates the model at the step's end sigma (k-diffusion sample_heun: the corrector
+# at sigmas[i + 1]), by sampler function name: how many such evaluations a step makes. At sigma_k they come before
+# step k's own first evaluation, which is at the same sigma, so the sigma alone cannot tell them apart.
+END_POINT_STAGES = {"sample_heun": 1}
+
+
+class Window:
+    """The layered window of one run: every evaluation of the first k steps (choice 5), multi-stage included.
+
+    An evaluation at sigma > sigmas[k] is inside; one at exactly sigmas[k] is inside only while the last
+    layered step's end-point stages are still due (`end_evals` of them: Heun's corrector), then plain.
+    Call `contains` once per model evaluation, in order; a rise in sigma starts a new trajectory ('fuse').
+    """
+
+    def __init__(self, threshold: float | None, end_evals: int = 0) -> None:
+        self.threshold = threshold
+        self.end_evals = end_evals
+        self._at_end = 0
+        self._last = float("inf")
+
+    def contains(self, sigma: float) -> bool:
+        """Whether this evaluation (at `sigma`) belongs to a layered step."""
+        if sigma > self._last and not _same_sigma(sigma, self._last):
+            self._at_end = 0  # a new trajectory from a higher sigma
+        self._last = sigma
+        if in_window(sigma, self.threshold):
+            return True
+        if self.threshold is None or self._at_end >= self.end_evals or not _same_sigma(sigma, self.threshold):
+            return False
+        self._at_end += 1
+        return True
+
+
+def _same_sigma(a: float, b: float) -> bool:
+    """Equal up to the tolerance in_window uses."""
+    return abs(a - b) <= abs(b) * 1e-5 + 1e-8
+
+
+def end_point_evaluations(sampler_function) -> int:
+    """END_POINT_STAGES of a sampler function (0 for the single-evaluation and mid-point samplers)."""
+    return END_POINT_STAGES.get(getattr(sampler_function, "__name__", ""), 0)

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 import torch
 
 from ...lrdm_core.attention import biased_attention, region_logit_bias, resolution_of, segment_logit_bias
-from .capture import host_attention
+from .capture import context_lengths, host_attention
 from .keys import BIAS_KEY, layer_key
 from .state import RunState
 
 log = logging.getLogger("lrdm")
-
 
 
 @dataclass
@@ -30,27 +29,29 @@ class BiasPlan:
     segments: torch.Tensor  # [n+1, H, W] composition weights of the objects and the background
     self_strength: float  # self-attention bias (self_bias)
     layers: dict = field(default_factory=dict)  # layer cond uuid -> (object index, phrase token columns, [1, H, W])
+    periods: dict = field(default_factory=dict)  # cond uuid -> its own context length (the batch may repeat it)
     cache: dict = field(default_factory=dict)
 
-    def bias(self, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
+    def bias(self, res_h: int, res_w: int, n_keys: int, device, dtype, period: int | None = None) -> torch.Tensor:
         """[N, T] logit bias at one block resolution (cached)."""
-        key = (res_h, res_w, n_keys)
+        key = (res_h, res_w, n_keys, period)
         if key not in self.cache:
-            self.cache[key] = region_logit_bias(self.masks, self.columns, n_keys, self.strength, res_h, res_w)
+            self.cache[key] = region_logit_bias(self.masks, self.columns, n_keys, self.strength, res_h, res_w, period)
         return self.cache[key].to(device=device, dtype=dtype)
 
     def layer_bias(self, uid, res_h: int, res_w: int, n_keys: int, device, dtype) -> torch.Tensor:
         """[N, T] bias of one object layer's pass: its phrase's tokens towards its own region (cached)."""
         i, cols, region = self.layers[uid]
-        key = ("layer", i, res_h, res_w, n_keys)
+        period = self.periods.get(uid)
+        key = ("layer", i, res_h, res_w, n_keys, period)
         if key not in self.cache:
-            self.cache[key] = region_logit_bias(region, [cols], n_keys, self.strength, res_h, res_w)
+            self.cache[key] = region_logit_bias(region, [cols], n_keys, self.strength, res_h, res_w, period)
         return self.cache[key].to(device=device, dtype=dtype)
 
     def chunk_bias(self, uid, res_h: int, res_w: int, n_keys: int, device) -> torch.Tensor | None:
         """The cross-attention bias of one cond chunk: the prompt's, a layer's, or None (unbiased)."""
         if uid in self.uuids and self.columns:
-            return self.bias(res_h, res_w, n_keys, device, torch.float32)
+            return self.bias(res_h, res_w, n_keys, device, torch.float32, self.periods.get(uid))
         if uid in self.layers and self.strength:
             return self.layer_bias(uid, res_h, res_w, n_keys, device, torch.float32)
         return None
@@ -76,6 +77,7 @@ def bias_plan(guider, state: RunState) -> BiasPlan | None:
                 len(positions),
             )
         positive = guider.conds.get("positive") or []
+        n_layers = len(state.spec.layer_conds)
         layers = {
             c["uuid"]: (i, list(state.spec.phrase_positions[i]), state.masks[i : i + 1])
             for i in range(len(state.spec.layer_conds))
@@ -91,6 +93,7 @@ def bias_plan(guider, state: RunState) -> BiasPlan | None:
                 segments=torch.cat([state.weights, state.bg_weight[None]]),  # [n+1, H, W]
                 self_strength=cfg.self_bias,
                 layers=layers,
+                periods=context_lengths([positive, *(guider.conds.get(layer_key(i)) for i in range(n_layers))]),
             )
             if (found or cfg.self_bias) and positive
             else None

@@ -15,13 +15,15 @@ import comfy.sampler_helpers
 import torch
 from comfy.patcher_extension import WrappersMP
 
+from ...lrdm_core.composition import shift_chunks, state_shift
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
-from ...lrdm_core.window import in_window, sigma_threshold
+from ...lrdm_core.window import Window, end_point_evaluations, sigma_threshold
 from .bias import RegionBias, bias_plan
 from .capture import capture_maps
 from .keys import BG_KEY, BIAS_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
-from .layered import fuse_at_t0, initial_state, layered_prediction, shift_chunks, state_shift
+from .layered import fuse_at_t0, initial_state, layered_prediction
+from .spec import prompt_mismatch
 from .state import LRDMSpec, RunState
 from .unet import all_cross_attention, output_cross_attention
 
@@ -106,6 +108,9 @@ class SamplerSample:
         threshold = sigma_threshold(sigmas, cfg.t0)
         if threshold is None and not cfg.biased() and not cfg.needs_capture():
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
+        mismatch = prompt_mismatch(self.spec.prompt_reference, guider.conds.get("positive") or [])
+        if mismatch:
+            log.warning("LRDM: %s", mismatch)
         h, w = noise.shape[-2:]
         stretched = canvas_mismatch(self.spec.layout, h, w)
         if stretched:
@@ -113,12 +118,15 @@ class SamplerSample:
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
+        end_evals = end_point_evaluations(getattr(executor.class_obj, "sampler_function", None))
+        state.window = Window(threshold, end_evals)
         if cfg.needs_capture():
             noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
         if self.spec.observer is not None:
             self.spec.observer(state)
         if cfg.biased():
             state.bias_threshold = sigma_threshold(sigmas, cfg.bias_end)
+            state.bias_window = Window(state.bias_threshold, end_evals)
             bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
@@ -143,8 +151,8 @@ class SamplerSample:
             if rgb is not None:
                 delta = colour_part(delta, rgb)
             state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength_in, cfg.strength_out))
-        if cfg.guidance == "state":
-            return noise + state_shift(state) * (vp_scale(float(sigmas[0])) / noise_gain)
+        if cfg.guidance == "state" and cfg.composition == "shared":  # 'fuse' shifts each layer's own start
+            return noise + state_shift(state.offsets, state.weights) * (vp_scale(float(sigmas[0])) / noise_gain)
         return noise
 
 
@@ -164,7 +172,8 @@ class PredictNoise:
         state: RunState | None = model_options.get("transformer_options", {}).get(RUN_KEY)
         if state is None:
             return executor(x, timestep, model_options, seed)
-        if state.spec.config.biased() and in_window(float(timestep.max()), state.bias_threshold):
+        sigma = float(timestep.max())
+        if state.spec.config.biased() and state.bias_window.contains(sigma):
             # first bias_end of the steps: the global prompt's chunks (the window's background pass too)
             plan = bias_plan(executor.class_obj, state)
             if plan is not None:
@@ -173,7 +182,7 @@ class PredictNoise:
                     **model_options["transformer_options"],
                     BIAS_KEY: plan,
                 }
-        if state.spec.config.composition == "shared" and in_window(float(timestep.max()), state.threshold):
+        if state.spec.config.composition == "shared" and state.window.contains(sigma):
             state.layered_calls += 1
             return layered_prediction(executor.class_obj, state, x, timestep, model_options)
         return executor(x, timestep, model_options, seed)

@@ -8,6 +8,7 @@ import torch
 
 from ...lrdm_core.config import LRDMConfig
 from ...lrdm_core.layout import Layout
+from ...lrdm_core.window import Window
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class LRDMSpec:
     phrase_positions: tuple  # per object: context positions in its own phrase encoding
     config: LRDMConfig
     observer: object | None = None  # called with the RunState after the capture (stage nodes, tests)
+    # [T', D] the prompt's encoding up to its last object token (checked against the positive cond)
+    prompt_reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -36,4 +39,6 @@ class RunState:
     maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
     layered_calls: int = 0
     bias_threshold: float | None = None  # the region biases act while sigma > this (sigma_threshold of bias_end)
+    window: Window | None = None  # the layered window (every evaluation of the first t0 of the steps)
+    bias_window: Window | None = None  # the region biases' window (bias_end)
     cache: dict = field(default_factory=dict)
