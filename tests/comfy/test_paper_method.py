@@ -87,13 +87,18 @@ def test_heun_corrector_of_the_last_layered_step_is_layered_issue17_5(pack, sd15
 def test_capture_averages_per_block_on_sdxl_issue17_6(pack, sdxl, clip, monkeypatch):
     """SDXL blocks hold 2+ transformers: the maps are each block's mean, then the mean over blocks."""
     recorder_cls = pack.lrdm_core.attention.AttentionRecorder
-    counts = []
-    real_maps = recorder_cls.maps
+    calls, counts = {}, []
+    real_add, real_maps = recorder_cls.add, recorder_cls.maps
+
+    def add(self, key, *args, **kwargs):
+        calls[key] = calls.get(key, 0) + 1
+        return real_add(self, key, *args, **kwargs)
 
     def maps(self, key):
-        counts.append((self.blocks_recorded(key), sum(self._count[key].values())))
+        counts.append((self.blocks_recorded(key), calls[key]))
         return real_maps(self, key)
 
+    monkeypatch.setattr(recorder_cls, "add", add)
     monkeypatch.setattr(recorder_cls, "maps", maps)
     run_lrdm(pack, sdxl, clip, steps=1, t0=1.0)
     chosen = pack.nodes.host.unet.select_blocks(pack.nodes.host.unet.output_cross_attention(sdxl), "paper")
