@@ -85,10 +85,11 @@ class LRDMConfig:
 
 
 # The two settings the nodes offer (README "Parameters"): the node defaults are "plus", the best measured on the
-# pack's small model (bench/quality.py, README "Layout accuracy"); "paper" is the method as the paper writes it.
+# pack's small model (bench/quality.py, README "Layout accuracy"); "paper" is the paper's method alone.
 PRESETS: dict[str, LRDMConfig] = {
     "plus": LRDMConfig(),
-    "paper": LRDMConfig(  # Eq. 6 and 8 as written; the fields not named here are the paper's too
-        guidance="input", attn_bias=0.0, delta_space="latent", self_bias=0.0, bias_end=1.0
-    ),
+    # the paper's method in the figure's reading (choice 9, which Eq. 8 leaves open): xi on each layer's input every
+    # layered step, CFG per layer on that input, the layers' denoised estimates composed by their masks; the fields
+    # not named here are the paper's numbers too
+    "paper": LRDMConfig(guidance="input", attn_bias=0.0, delta_space="latent", self_bias=0.0, bias_end=1.0),
 }

@@ -92,7 +92,8 @@ def method_inputs() -> list:
             options=list(GUIDANCE_MODES),
             default=_D.guidance,
             tooltip="How xi acts (PAPER.md choice 9): 'input' adds xi to each layer's input every "
-            "layered step and composes denoised estimates; 'state' shifts x_T once (authors' "
+            "layered step, applies CFG per layer on that input and composes denoised estimates (the "
+            "figure's reading, the paper's button); 'state' shifts x_T once (authors' "
             "code); 'eps' composes noise predictions; 'none' = layers without guidance.",
         ),
         io.String.Input(

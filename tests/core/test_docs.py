@@ -125,3 +125,13 @@ def test_readme_node_table_names_every_node():
     assert ids
     missing = sorted(i for i in ids if f"`{i}`" not in README)
     assert not missing, f"nodes the README does not name: {missing}"
+
+
+def test_the_paper_preset_is_labelled_as_the_figures_reading_issue17_2():
+    """The paper's button is Eq. 8 in the figure's reading (choice 9), not 'Eq. 6 and 8 as written'."""
+    presets_js = (REPO / "web" / "js" / "presets.js").read_text()
+    label = re.search(r'paper: "([^"]+)"', presets_js.split("PRESET_LABELS", 1)[1]).group(1)
+    assert "figure's reading" in label
+    config = (REPO / "lrdm_core" / "config.py").read_text()
+    assert "as written" not in config and "figure's reading" in config
+    assert f"**{label}**" in README
