@@ -43,44 +43,71 @@ def in_window(sigma: float, threshold: float | None) -> bool:
     return threshold is not None and sigma > threshold * (1.0 + 1e-5) + 1e-8
 
 
-# Samplers whose later stage evaluates the model at the step's end sigma (k-diffusion sample_heun: the corrector
-# at sigmas[i + 1]), by sampler function name: how many such evaluations a step makes. At sigma_k they come before
-# step k's own first evaluation, which is at the same sigma, so the sigma alone cannot tell them apart.
-END_POINT_STAGES = {"sample_heun": 1}
+def _heun_stages(i: int, sigmas: torch.Tensor) -> list[int]:
+    """k-diffusion sample_heun: step i's corrector at sigmas[i + 1] (none when that is 0)."""
+    return [i + 1] if float(sigmas[i + 1]) != 0 else []
+
+
+def _heunpp2_stages(i: int, sigmas: torch.Tensor) -> list[int]:
+    """k-diffusion sample_heunpp2: step i's stages at sigmas[i + 1] and sigmas[i + 2] (fewer near the end)."""
+    end = float(sigmas[-1])
+    if float(sigmas[i + 1]) == end:
+        return []
+    if i + 2 >= sigmas.shape[-1] or float(sigmas[i + 2]) == end:
+        return [i + 1]
+    return [i + 1, i + 2]
+
+
+# Samplers whose later stages evaluate the model at a later step's own sigma, by sampler function name: the
+# schedule indices step i evaluates at besides its first. The stages of the last layered steps at sigmas[k]
+# (and beyond) come before step k's own evaluation at the same sigma, so the sigma alone cannot tell them apart.
+END_POINT_STAGES = {"sample_heun": _heun_stages, "sample_heunpp2": _heunpp2_stages}
+
+
+def end_point_stages(sampler_function, sigmas: torch.Tensor, k: int) -> dict[int, int]:
+    """How many evaluations of the first k steps fall at sigmas[j] for j >= k: {j: count} (empty for the
+    single-evaluation and mid-point samplers)."""
+    stages = END_POINT_STAGES.get(getattr(sampler_function, "__name__", ""))
+    extra: dict[int, int] = {}
+    if stages is None:
+        return extra
+    for i in range(max(0, k - 2), k):  # a stage reaches at most two steps ahead (heunpp2)
+        for j in stages(i, sigmas):
+            if j >= k:
+                extra[j] = extra.get(j, 0) + 1
+    return extra
 
 
 class Window:
     """The layered window of one run: every evaluation of the first k steps (choice 5), multi-stage included.
 
-    An evaluation at sigma > sigmas[k] is inside; one at exactly sigmas[k] is inside only while the last
-    layered step's end-point stages are still due (`end_evals` of them: Heun's corrector), then plain.
-    Call `contains` once per model evaluation, in order; a rise in sigma starts a new trajectory ('fuse').
+    An evaluation at sigma > sigmas[k] is inside; at sigmas[j] (j >= k) the first `extra[j]` evaluations are
+    inside too (the end-point stages of the last layered steps, e.g. Heun's corrector at sigmas[k]), the
+    later ones are plain. Call `contains` once per model evaluation, in order; an evaluation at the
+    schedule's first sigma starts a new trajectory ('fuse' runs several).
     """
 
-    def __init__(self, threshold: float | None, end_evals: int = 0) -> None:
-        self.threshold = threshold
-        self.end_evals = end_evals
-        self._at_end = 0
-        self._last = float("inf")
+    def __init__(self, sigmas: torch.Tensor, fraction: float, sampler_function=None) -> None:
+        self.threshold = sigma_threshold(sigmas, fraction)
+        k = layered_steps(max(int(sigmas.shape[-1]) - 1, 0), fraction)
+        extra = end_point_stages(sampler_function, sigmas, k) if self.threshold is not None else {}
+        self.extra = {float(sigmas[j]): n for j, n in extra.items()}  # sigma -> evaluations still layered
+        self.start = float(sigmas[0]) if sigmas.shape[-1] else 0.0
+        self._seen: dict[float, int] = {}
 
     def contains(self, sigma: float) -> bool:
         """Whether this evaluation (at `sigma`) belongs to a layered step."""
-        if sigma > self._last and not _same_sigma(sigma, self._last):
-            self._at_end = 0  # a new trajectory from a higher sigma
-        self._last = sigma
+        if _same_sigma(sigma, self.start) or sigma > self.start:
+            self._seen = {}  # a trajectory starts
         if in_window(sigma, self.threshold):
             return True
-        if self.threshold is None or self._at_end >= self.end_evals or not _same_sigma(sigma, self.threshold):
-            return False
-        self._at_end += 1
-        return True
+        for at, n in self.extra.items():
+            if _same_sigma(sigma, at) and self._seen.get(at, 0) < n:
+                self._seen[at] = self._seen.get(at, 0) + 1
+                return True
+        return False
 
 
 def _same_sigma(a: float, b: float) -> bool:
     """Equal up to the tolerance in_window uses."""
     return abs(a - b) <= abs(b) * 1e-5 + 1e-8
-
-
-def end_point_evaluations(sampler_function) -> int:
-    """END_POINT_STAGES of a sampler function (0 for the single-evaluation and mid-point samplers)."""
-    return END_POINT_STAGES.get(getattr(sampler_function, "__name__", ""), 0)

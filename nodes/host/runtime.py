@@ -18,7 +18,7 @@ from comfy.patcher_extension import WrappersMP
 from ...lrdm_core.composition import shift_chunks, state_shift
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
-from ...lrdm_core.window import Window, end_point_evaluations, sigma_threshold
+from ...lrdm_core.window import Window, sigma_threshold
 from .bias import RegionBias, bias_plan
 from .capture import capture_maps
 from .keys import BG_KEY, BIAS_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
@@ -118,15 +118,15 @@ class SamplerSample:
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
-        end_evals = end_point_evaluations(getattr(executor.class_obj, "sampler_function", None))
-        state.window = Window(threshold, end_evals)
+        sampler_function = getattr(executor.class_obj, "sampler_function", None)
+        state.window = Window(sigmas, cfg.t0, sampler_function)
         if cfg.needs_capture():
             noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
         if self.spec.observer is not None:
             self.spec.observer(state)
         if cfg.biased():
             state.bias_threshold = sigma_threshold(sigmas, cfg.bias_end)
-            state.bias_window = Window(state.bias_threshold, end_evals)
+            state.bias_window = Window(sigmas, cfg.bias_end, sampler_function)
             bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import torch
 from comfy.patcher_extension import WrappersMP
 from helpers import PROMPT, latent, layout, run_lrdm, run_stock, with_counter
@@ -72,16 +73,18 @@ def test_state_shift_leaves_the_background_at_x_T_issue17_3(pack, sd15, clip):
     assert not torch.allclose(first[..., ~background], ref[..., ~background], atol=1e-3)
 
 
-def test_heun_corrector_of_the_last_layered_step_is_layered_issue17_5(pack, sd15, clip):
-    """ComfyUI's heun: 2 layered steps = 4 evaluations (the corrector of step 2 at sigma_2 included)."""
+@pytest.mark.parametrize("sampler, layered", [("heun", 4), ("heunpp2", 6), ("euler", 2)])
+def test_every_evaluation_of_the_layered_steps_is_layered_issue17_5(pack, sd15, clip, sampler, layered):
+    """ComfyUI's samplers, 4 steps, t0 0.5: heun's 2 layered steps are 4 evaluations (the corrector of step 2 at
+    sigma_2 included), heunpp2's 6 (3 stages each, reaching sigma_3), euler's 2."""
     seen = []
     config = pack.lrdm_core.config.LRDMConfig(t0=0.5)
     spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config, observer=seen.append)
     model = pack.nodes.host.runtime.install(sd15, spec)
     pos = clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT))
     neg = clip.encode_from_tokens_scheduled(clip.tokenize(""))
-    pack.nodes.sampler_node.sample(model, pos, neg, latent(), 1, 4, 7.5, "heun", "normal", 1.0)
-    assert seen[0].layered_calls == 4
+    pack.nodes.sampler_node.sample(model, pos, neg, latent(), 1, 4, 7.5, sampler, "normal", 1.0)
+    assert seen[0].layered_calls == layered
 
 
 def test_capture_averages_per_block_on_sdxl_issue17_6(pack, sdxl, clip, monkeypatch):

@@ -37,22 +37,35 @@ def test_t0_out_of_range_is_refused():
         layered_steps(10, float("nan"))
 
 
-def test_heun_end_point_stage_of_the_last_layered_step_is_inside_issue17_5():
-    """Heun: step i evaluates at sigmas[i] and sigmas[i+1]; with k layered steps the corrector of step k-1 at
-    sigmas[k] is layered, step k's own first evaluation at the same sigma is not."""
-    from lrdm_core.window import Window, end_point_evaluations
+def _evaluations(sampler, sigmas: list[float]) -> list[tuple[int, float]]:
+    """(step, sigma) of each model evaluation of k-diffusion's heun / heunpp2 / euler, in order."""
+    out, end, n = [], sigmas[-1], len(sigmas) - 1
+    for i in range(n):
+        out.append((i, sigmas[i]))
+        if sampler == "heun" and sigmas[i + 1] != 0:
+            out.append((i, sigmas[i + 1]))
+        if sampler == "heunpp2" and sigmas[i + 1] != end:
+            out.append((i, sigmas[i + 1]))
+            if i + 2 <= n and sigmas[i + 2] != end:
+                out.append((i, sigmas[i + 2]))
+    return out
 
-    sigmas = torch.tensor([10.0, 6.0, 3.0, 1.0, 0.0])
-    order = [10.0, 6.0, 6.0, 3.0, 3.0, 1.0, 1.0, 0.0]  # heun's evaluation order (the last step is euler)
-    order = order[:-1]  # sigma 0 is never evaluated
-    window = Window(sigma_threshold(sigmas, 0.5), end_evals=1)
-    assert [window.contains(s) for s in order] == [True, True, True, True, False, False, False]
-    euler = Window(sigma_threshold(sigmas, 0.5), end_evals=0)
-    assert [euler.contains(s) for s in (10.0, 6.0, 3.0, 1.0)] == [True, True, False, False]
 
-    def sample_heun():
+@pytest.mark.parametrize("sampler", ["euler", "heun", "heunpp2"])
+@pytest.mark.parametrize("t0", [0.25, 0.5, 0.75, 1.0])
+def test_every_evaluation_of_a_layered_step_is_inside_issue17_5(sampler, t0):
+    """Heun's corrector of the last layered step runs at sigmas[k], as step k's own first evaluation does (and
+    heunpp2's stages reach sigmas[k + 1]): the window still takes exactly the evaluations of the first k steps."""
+    from lrdm_core.window import Window
+
+    sigmas = [14.6, 9.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.0]
+
+    def sample_fn():
         pass
 
-    assert end_point_evaluations(sample_heun) == 1 and end_point_evaluations(None) == 0
-    fuse = Window(sigma_threshold(sigmas, 0.5), end_evals=1)  # 'fuse' runs trajectories one after another
-    assert [fuse.contains(s) for s in order[:5] + order[:5]] == [True, True, True, True, False] * 2
+    sample_fn.__name__ = f"sample_{sampler}"
+    window = Window(torch.tensor(sigmas), t0, sample_fn)
+    k = round(t0 * (len(sigmas) - 1))
+    evals = _evaluations(sampler, sigmas)
+    assert [window.contains(s) for _, s in evals] == [i < k for i, _ in evals]
+    assert [window.contains(s) for _, s in evals] == [i < k for i, _ in evals]  # a second trajectory ('fuse')
