@@ -33,7 +33,7 @@ METHODS: dict[str, dict | str] = {
     "area": "area",
     "mask": "mask",
     "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
-    "lrdm": TOY_PAPER,  # the paper as written (the figure's reading: xi on each layer's input every step), calibrated
+    "lrdm": TOY_PAPER,  # the paper's method, figure's reading (xi on each layer's input, CFG per layer), calibrated
     "lrdm_paper_button": PAPER,  # the same with the authors' numbers: t0 0.3, lambda 1
     "lrdm_plus": PLUS,  # the node defaults: the best measured mode (bench/README.md)
     "lrdm_plus_no_bias": dict(PLUS, attn_bias=0.0, self_bias=0.0),  # its LRDM part alone

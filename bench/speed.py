@@ -6,7 +6,8 @@ the paper's method) and the object counts. For each object count it runs, altern
 ComfyUI's KSampler path once and LRDM_Sampler once per preset (times --repeats), with the same seed,
 sampler, scheduler and steps; the presets' rows share the stock runs. Few steps with t0 give each run
 layered, biased and plain steps. Reported per (preset, objects): the median wall times and their ratio,
-the floor 1 + f*n/2 (f = layered steps / steps; +capture: the one capture evaluation on x_T counted too),
+the floor 1 + f*n/2 (f = layered steps / steps; 1 + f*n for the paper's CFG per layer; +capture: the one
+capture evaluation on x_T counted too),
 U-Net evaluations (batch rows) and calls, and the peak memory of each: the process RSS on a CPU (glibc is
 told to map every block of 1 MiB or more on its own and the heap is trimmed between runs, so that the RSS
 follows what is alive), torch.cuda.max_memory_allocated on a GPU (reset before every run).
@@ -532,6 +533,9 @@ def summarize(stock: list[dict], lrdm: list[dict], *, arch, size, preset, n, arg
     """One row of the table: medians of the times, peaks, evaluation counts and the floor."""
     s = steps_of(pack, preset, args.steps, args.t0)
     k, steps = s["layered"], args.steps
+    config = pack.lrdm_core.config
+    shifted = config.PRESETS[preset].guidance in (config.Guidance.INPUT, config.Guidance.EPS)  # CFG per layer
+    count = pack.lrdm_core.composition.evaluation_count
     med_stock, med_lrdm = statistics.median(r["s"] for r in stock), statistics.median(r["s"] for r in lrdm)
     peak_stock, peak_lrdm = max(r["peak"] for r in stock), max(r["peak"] for r in lrdm)
     return {
@@ -546,11 +550,11 @@ def summarize(stock: list[dict], lrdm: list[dict], *, arch, size, preset, n, arg
         "stock_s": med_stock,
         "lrdm_s": med_lrdm,
         "ratio": med_lrdm / med_stock,
-        "floor": 1 + k * n / (2 * steps),
-        "floor_with_capture": 1 + (k * n + 1) / (2 * steps),
+        "floor": count(steps, k, n, shifted, capture=False) / (2 * steps),
+        "floor_with_capture": count(steps, k, n, shifted) / (2 * steps),
         "evals_stock": stock[-1]["rows"],
         "evals_lrdm": lrdm[-1]["rows"],
-        "evals_formula": 1 + k * (n + 2) + (steps - k) * 2,
+        "evals_formula": count(steps, k, n, shifted),
         "calls_stock": stock[-1]["calls"],
         "calls_lrdm": lrdm[-1]["calls"],
         "peak_stock_mb": peak_stock / 2**20,
@@ -598,7 +602,7 @@ def device_name(device: str) -> str:
 def table_lines(result: dict) -> list[str]:
     """The benchmark table (markdown lines) of a saved result (one configuration or a merged plan)."""
     out = [
-        f"LRDM vs stock KSampler on {result.get('device', '?')}; median wall time; floor = 1 + f*n/2, "
+        f"LRDM vs stock KSampler on {result.get('device', '?')}; median wall time; floor = 1 + f*n/2 (paper: 1 + f*n), "
         "f = layered steps / steps (+capture: with the capture evaluation)",
         "| arch | px | preset | objects | steps layered/biased/plain | stock s | LRDM s | ratio | floor (+capture) "
         "| U-Net evals stock / LRDM (formula) | U-Net calls stock / LRDM | peak MB stock / LRDM | peak ratio |",

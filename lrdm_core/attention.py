@@ -2,52 +2,79 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
 
-def token_probabilities(q: torch.Tensor, k: torch.Tensor, heads: int, columns: list[int]) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) restricted to `columns`, averaged over heads.
+def repeated_columns(columns: Sequence[int], period: int | None, n_keys: int) -> list[int]:
+    """Every copy of `columns` in a context of n_keys keys that repeats a `period`-long conditioning.
+
+    ComfyUI batches conds of different lengths by repeating each to the lcm of the lengths (comfy/conds.py
+    CONDCrossAttn.concat), e.g. a 77-token prompt beside a 154-token negative becomes 2 copies: column c is
+    also c + 77. Copy-major order: [c_0, c_1, ..., c_0 + period, c_1 + period, ...]; None = one copy.
+    """
+    period = n_keys if not period or period <= 0 else int(period)
+    copies = max(1, n_keys // period)
+    return [c + period * j for j in range(copies) for c in columns if c + period * j < n_keys]
+
+
+def token_probabilities(
+    q: torch.Tensor, k: torch.Tensor, heads: int, columns: list[int], period: int | None = None
+) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) restricted to `columns`, averaged over heads, summed over repeated copies.
 
     q: [B, N, heads*d]; k: [B, T, heads*d]; returns [B, N, len(columns)] in float32. The softmax needs
-    every key's logit for its normaliser; only the requested columns are kept.
+    every key's logit for its normaliser; only the requested columns are kept. With a repeated context
+    (`period` < T, see repeated_columns) a token's probability is split among its copies: they are summed.
     """
     b, n, hd = q.shape
     d = hd // heads
     qh = q.float().reshape(b, n, heads, d).transpose(1, 2)  # [B, h, N, d]
     kh = k.float().reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, T, d]
     logits = qh @ kh.transpose(-1, -2) * d**-0.5  # [B, h, N, T]
-    cols = torch.as_tensor(columns, device=q.device, dtype=torch.long)
-    probs = logits.index_select(-1, cols) - logits.logsumexp(dim=-1, keepdim=True)  # [B, h, N, m]
-    return probs.exp().mean(dim=1)  # [B, N, m]
+    every = repeated_columns(columns, period, kh.shape[2])
+    if len(every) % len(columns):  # a column beyond the period: the columns as given, one copy
+        every = list(columns)
+    cols = torch.as_tensor(every, device=q.device, dtype=torch.long)
+    probs = logits.index_select(-1, cols) - logits.logsumexp(dim=-1, keepdim=True)  # [B, h, N, copies*m]
+    probs = probs.exp().mean(dim=1)  # [B, N, copies*m]
+    return probs.reshape(b, n, -1, len(columns)).sum(dim=2)  # [B, N, m]
 
 
 class AttentionRecorder:
-    """Accumulates token maps from several blocks and averages them on the latent grid."""
+    """Accumulates token maps from several blocks: the mean of each block's calls, then the mean over blocks.
+
+    A block with several transformers (SDXL: 2 or 10) counts once, as one block per resolution does on the
+    project page; averaging per call would give the 10-transformer level 10/12 of the weight.
+    """
 
     def __init__(self, height: int, width: int) -> None:
         self.height, self.width = height, width
-        self._sum: dict[object, torch.Tensor] = {}
-        self._count: dict[object, int] = {}
+        self._sum: dict[object, dict[object, torch.Tensor]] = {}
+        self._count: dict[object, dict[object, int]] = {}
 
-    def add(self, key: object, probs: torch.Tensor, res_h: int, res_w: int) -> None:
-        """Add one block's maps: probs [B, N=res_h*res_w, m] upsampled to [B, m, H, W]."""
+    def add(self, key: object, probs: torch.Tensor, res_h: int, res_w: int, block: object = None) -> None:
+        """Add one transformer call's maps of `block`: probs [B, N=res_h*res_w, m] upsampled to [B, m, H, W]."""
         b, _n, m = probs.shape
         maps = probs.transpose(1, 2).reshape(b, m, res_h, res_w)  # [B, m, h, w]
         if (res_h, res_w) != (self.height, self.width):
             maps = F.interpolate(maps, size=(self.height, self.width), mode="bilinear", align_corners=False)
-        self._sum[key] = self._sum.get(key, 0) + maps  # [B, m, H, W]
-        self._count[key] = self._count.get(key, 0) + 1
+        sums, counts = self._sum.setdefault(key, {}), self._count.setdefault(key, {})
+        sums[block] = sums.get(block, 0) + maps  # [B, m, H, W]
+        counts[block] = counts.get(block, 0) + 1
 
     def maps(self, key: object) -> torch.Tensor | None:
-        """Average over recorded blocks for `key`: [B, m, H, W], or None if nothing was recorded."""
+        """Mean over blocks of each block's mean for `key`: [B, m, H, W], or None if nothing was recorded."""
         if key not in self._sum:
             return None
-        return self._sum[key] / self._count[key]
+        per_block = [total / self._count[key][blk] for blk, total in self._sum[key].items()]
+        return torch.stack(per_block).mean(dim=0)  # [B, m, H, W]
 
     def blocks_recorded(self, key: object) -> int:
-        """How many block evaluations were averaged for `key`."""
-        return self._count.get(key, 0)
+        """How many blocks were averaged for `key`."""
+        return len(self._sum.get(key, {}))
 
 
 def resolution_of(n_tokens: int, latent_h: int, latent_w: int) -> tuple[int, int]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .attention import repeated_columns
+
 SLICE_BYTES = 256 * 2**20  # default logits budget of one query slice in sliced_attention
 
 
@@ -95,7 +97,7 @@ class BiasPlan:
             else:
                 _, cols, region = self.layers[uid]
                 masks, columns = region, [cols]
-            tiled = [[c + r * length for c in cols for r in range(n_keys // length)] for cols in columns]
+            tiled = [repeated_columns(cols, length, n_keys) for cols in columns]
             bias = region_logit_bias(masks, tiled, n_keys, self.strength, *res)  # [N, T]
             self.cache[key] = bias.to(device=device, dtype=dtype)
         return self.cache[key]

@@ -98,9 +98,10 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "guidance",
-        "How xi acts (METHOD.md choice 9): 'input' adds xi to each layer's input every layered step and composes "
-        "denoised estimates; 'state' shifts x_T once (authors' code); 'eps' composes noise predictions; 'none' = "
-        "layers without guidance.",
+        "How xi acts (METHOD.md choice 9): 'input' adds xi to each layer's input every layered step, applies CFG "
+        "per layer on that input and composes denoised estimates (the figure's reading, the paper's button); "
+        "'state' shifts x_T once (authors' code); 'eps' composes noise predictions; 'none' = layers without "
+        "guidance.",
         choices=Guidance,
     ),
     Param(
@@ -229,10 +230,12 @@ assert tuple(f.name for f in fields(LRDMConfig)) == tuple(p.name for p in PARAMS
 
 
 # The two settings the nodes offer (README "Parameters"): the node defaults are "plus", the best measured on the
-# pack's small model (bench/quality.py); "paper" is the method with the paper's numbers, in the figure's reading of
-# how xi acts (guidance 'input', METHOD.md choice 9).
+# pack's small model (bench/quality.py); "paper" is the paper's method alone.
 PRESETS: dict[str, LRDMConfig] = {
     "plus": LRDMConfig(),
+    # the paper's method in the figure's reading (METHOD.md choice 9, which Eq. 8 leaves open): xi on each layer's
+    # input every layered step, CFG per layer on that input, the layers' denoised estimates composed by their masks;
+    # the fields not named here are the paper's numbers too
     "paper": LRDMConfig(
         guidance=Guidance.INPUT, attn_bias=0.0, delta_space=DeltaSpace.LATENT, self_bias=0.0, bias_end=1.0
     ),

@@ -34,26 +34,46 @@ class LayoutEditor(io.ComfyNode):
             display_name="LRDM Layout",
             category="lrdm/layout",
             description="Draw the layout: drag on the canvas to add a box, type its phrase, move and resize "
-                        "it by its handles; z-order decides which box wins where boxes overlap. The boxes "
-                        "are stored as versioned JSON in the layout_json widget (normalised xyxy, origin "
-                        "top-left).",
+            "it by its handles; z-order decides which box wins where boxes overlap. The boxes "
+            "are stored as versioned JSON in the layout_json widget (normalised xyxy, origin "
+            "top-left).",
             inputs=[
-                io.String.Input("layout_json", multiline=True, default=EMPTY_JSON,
-                                tooltip="The editor's state: {\"version\": 1, \"objects\": [{\"phrase\", "
-                                        "\"box\": [x0, y0, x1, y1]}]}, boxes normalised to [0, 1]. Written "
-                                        "by the canvas; the JSON button shows it for pasting or fixing."),
-                io.Int.Input("width", default=512, min=64, max=8192, step=8,
-                             tooltip="Width in pixels of the image the layout is for (sets the canvas "
-                                     "aspect)."),
-                io.Int.Input("height", default=512, min=64, max=8192, step=8,
-                             tooltip="Height in pixels of the image the layout is for (sets the canvas "
-                                     "aspect)."),
-                io.String.Input("background", default="",
-                                tooltip="Optional phrase for everything outside the boxes (e.g. 'a wooden "
-                                        "table'); overrides a background stored in the JSON."),
-                io.Image.Input("image", optional=True,
-                               tooltip="Optional image to draw over (a reference, or an earlier output "
-                                       "loaded with Load Image); shown behind the boxes."),
+                io.String.Input(
+                    "layout_json",
+                    multiline=True,
+                    default=EMPTY_JSON,
+                    tooltip='The editor\'s state: {"version": 1, "objects": [{"phrase", '
+                    '"box": [x0, y0, x1, y1]}]}, boxes normalised to [0, 1]. Written '
+                    "by the canvas; the JSON button shows it for pasting or fixing.",
+                ),
+                io.Int.Input(
+                    "width",
+                    default=512,
+                    min=64,
+                    max=8192,
+                    step=8,
+                    tooltip="Width in pixels of the image the layout is for (sets the canvas aspect).",
+                ),
+                io.Int.Input(
+                    "height",
+                    default=512,
+                    min=64,
+                    max=8192,
+                    step=8,
+                    tooltip="Height in pixels of the image the layout is for (sets the canvas aspect).",
+                ),
+                io.String.Input(
+                    "background",
+                    default="",
+                    tooltip="Optional phrase for everything outside the boxes (e.g. 'a wooden "
+                    "table'); overrides a background stored in the JSON.",
+                ),
+                io.Image.Input(
+                    "image",
+                    optional=True,
+                    tooltip="Optional image to draw over (a reference, or an earlier output "
+                    "loaded with Load Image); shown behind the boxes.",
+                ),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
@@ -69,8 +89,9 @@ class LayoutEditor(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, layout_json: str, width: int, height: int, background: str = "",
-                image: torch.Tensor | None = None) -> io.NodeOutput:
+    def execute(
+        cls, layout_json: str, width: int, height: int, background: str = "", image: torch.Tensor | None = None
+    ) -> io.NodeOutput:
         layout = with_canvas(layout_from_json(layout_json), width, height, background)
         shown: dict[str, list] = {UI_LAYOUT: [layout.to_dict()]}
         if image is not None:  # [B, H, W, 3] -> the first image as a temp PNG
@@ -81,5 +102,4 @@ class LayoutEditor(io.ComfyNode):
 
 def with_canvas(layout: Layout, width: int, height: int, background: str = "") -> Layout:
     """The layout with the node's canvas size and, if given, its background phrase."""
-    return replace(layout, width=int(width), height=int(height),
-                   background=background.strip() or layout.background)
+    return replace(layout, width=int(width), height=int(height), background=background.strip() or layout.background)

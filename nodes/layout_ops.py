@@ -29,32 +29,41 @@ class LayoutFromMasks(io.ComfyNode):
 
     @classmethod
     def define_schema(cls) -> io.Schema:
-        singles = [io.Mask.Input(f"mask_{i}", optional=True,
-                                 tooltip=f"Optional single mask for object {i} after the batch "
-                                         "(painted area = 1).")
-                   for i in range(1, N_SINGLE_MASKS + 1)]
+        singles = [
+            io.Mask.Input(
+                f"mask_{i}",
+                optional=True,
+                tooltip=f"Optional single mask for object {i} after the batch (painted area = 1).",
+            )
+            for i in range(1, N_SINGLE_MASKS + 1)
+        ]
         return io.Schema(
             node_id="LRDM_LayoutFromMasks",
             display_name="LRDM Layout from Masks",
             category="lrdm/layout",
             description="Builds a layout from masks (the mask editor, Load Image's mask, segmentation "
-                        "nodes): the masks of the batch in order, then mask_1..mask_4, each paired with "
-                        "the phrase on the same line. All masks must have one size; soft masks stay soft.",
+            "nodes): the masks of the batch in order, then mask_1..mask_4, each paired with "
+            "the phrase on the same line. All masks must have one size; soft masks stay soft.",
             inputs=[
-                io.String.Input("phrases", multiline=True, default="",
-                                tooltip="One phrase per line, one line per mask, in mask order (batch "
-                                        "first)."),
+                io.String.Input(
+                    "phrases",
+                    multiline=True,
+                    default="",
+                    tooltip="One phrase per line, one line per mask, in mask order (batch first).",
+                ),
                 io.Mask.Input("masks", optional=True, tooltip="A MASK batch [B, H, W]: one object per mask."),
                 *singles,
-                io.String.Input("background", default="", optional=True,
-                                tooltip="Optional phrase for everything outside the masks."),
+                io.String.Input(
+                    "background", default="", optional=True, tooltip="Optional phrase for everything outside the masks."
+                ),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
     @classmethod
-    def execute(cls, phrases: str, masks: torch.Tensor | None = None, background: str = "",
-                **singles: torch.Tensor | None) -> io.NodeOutput:
+    def execute(
+        cls, phrases: str, masks: torch.Tensor | None = None, background: str = "", **singles: torch.Tensor | None
+    ) -> io.NodeOutput:
         all_masks = mask_list(masks)
         for i in range(1, N_SINGLE_MASKS + 1):
             all_masks += mask_list(singles.get(f"mask_{i}"))
@@ -73,23 +82,31 @@ class LayoutCombine(io.ComfyNode):
             display_name="LRDM Layout Combine",
             category="lrdm/layout",
             description=f"Merges layouts (drawn boxes, masks, JSON) into one: the objects of layout_a, then "
-                        f"b, c, d, each keeping its z-order; at most {MAX_OBJECTS} objects in all.",
+            f"b, c, d, each keeping its z-order; at most {MAX_OBJECTS} objects in all.",
             inputs=[
-                LAYOUT.Input("layout_a", tooltip="First layout; its background phrase is used unless "
-                                                 "overridden."),
+                LAYOUT.Input("layout_a", tooltip="First layout; its background phrase is used unless overridden."),
                 LAYOUT.Input("layout_b", optional=True, tooltip="Second layout (objects appended)."),
                 LAYOUT.Input("layout_c", optional=True, tooltip="Third layout (objects appended)."),
                 LAYOUT.Input("layout_d", optional=True, tooltip="Fourth layout (objects appended)."),
-                io.String.Input("background", default="", optional=True,
-                                tooltip="Background phrase of the result; empty = the first layout's that "
-                                        "has one."),
+                io.String.Input(
+                    "background",
+                    default="",
+                    optional=True,
+                    tooltip="Background phrase of the result; empty = the first layout's that has one.",
+                ),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
     @classmethod
-    def execute(cls, layout_a: Layout, layout_b: Layout | None = None, layout_c: Layout | None = None,
-                layout_d: Layout | None = None, background: str = "") -> io.NodeOutput:
+    def execute(
+        cls,
+        layout_a: Layout,
+        layout_b: Layout | None = None,
+        layout_c: Layout | None = None,
+        layout_d: Layout | None = None,
+        background: str = "",
+    ) -> io.NodeOutput:
         return io.NodeOutput(combine_layouts([layout_a, layout_b, layout_c, layout_d], background or ""))
 
 
@@ -109,28 +126,49 @@ class LayoutFromBoundingBoxes(io.ComfyNode):
             display_name="LRDM Layout from Bounding Boxes",
             category="lrdm/layout",
             description="Converts ComfyUI's pixel bounding boxes ({x, y, width, height} on a width x height "
-                        "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
-                        "its description, else the line of the same index in phrases.",
+            "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
+            "its description, else the line of the same index in phrases.",
             inputs=[
-                io.Custom(io_type).Input("bboxes", tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a "
-                                                           "list of them, or one list per frame."),
-                io.Int.Input("width", default=1024, min=1, max=16384,
-                             tooltip="Width in pixels of the canvas the boxes were drawn on."),
-                io.Int.Input("height", default=1024, min=1, max=16384,
-                             tooltip="Height in pixels of the canvas the boxes were drawn on."),
-                io.String.Input("phrases", multiline=True, default="",
-                                tooltip="One phrase per line for boxes without a description, in box order."),
-                io.String.Input("background", default="",
-                                tooltip="Optional phrase for everything outside the boxes."),
-                io.Int.Input("frame", default=0, min=0, max=4096,
-                             tooltip="Which frame's boxes to use when the input holds one list per frame."),
+                io.Custom(io_type).Input(
+                    "bboxes",
+                    tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a list of them, or one list per frame.",
+                ),
+                io.Int.Input(
+                    "width",
+                    default=1024,
+                    min=1,
+                    max=16384,
+                    tooltip="Width in pixels of the canvas the boxes were drawn on.",
+                ),
+                io.Int.Input(
+                    "height",
+                    default=1024,
+                    min=1,
+                    max=16384,
+                    tooltip="Height in pixels of the canvas the boxes were drawn on.",
+                ),
+                io.String.Input(
+                    "phrases",
+                    multiline=True,
+                    default="",
+                    tooltip="One phrase per line for boxes without a description, in box order.",
+                ),
+                io.String.Input("background", default="", tooltip="Optional phrase for everything outside the boxes."),
+                io.Int.Input(
+                    "frame",
+                    default=0,
+                    min=0,
+                    max=4096,
+                    tooltip="Which frame's boxes to use when the input holds one list per frame.",
+                ),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
     @classmethod
-    def execute(cls, bboxes: object, width: int, height: int, phrases: str = "", background: str = "",
-                frame: int = 0) -> io.NodeOutput:
+    def execute(
+        cls, bboxes: object, width: int, height: int, phrases: str = "", background: str = "", frame: int = 0
+    ) -> io.NodeOutput:
         boxes = flatten_pixel_boxes(bboxes, frame)
         layout = layout_from_pixel_boxes(boxes, width, height, split_phrases(phrases), background)
         return io.NodeOutput(layout)

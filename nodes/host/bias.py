@@ -37,6 +37,7 @@ import torch
 
 from ...lrdm_core.attention import resolution_of
 from ...lrdm_core.bias import BiasPlan, chunk_runs, sliced_attention
+from .capture import context_length
 from .keys import BIAS_KEY, OVERRIDE_KEY, layer_key
 from .state import RunState
 
@@ -48,7 +49,6 @@ MASKED_FUNCTIONS = ("attention_pytorch", "attention_xformers")  # host functions
 def host_supports_override() -> bool:
     """Whether this ComfyUI routes its attention through transformer_options' optimized_attention_override."""
     return hasattr(comfy_attention, "wrap_attn")
-
 
 @dataclass
 class BiasRun:
@@ -226,15 +226,6 @@ def _resolution(n_tokens: int, options: dict, plan: BiasPlan) -> tuple[int, int]
         return None
 
 
-def _context_length(cond: dict) -> int | None:
-    """Tokens in a processed cond's text context (model_conds' c_crossattn, else cross_attn)."""
-    crossattn = cond.get("model_conds", {}).get("c_crossattn")
-    tensor = getattr(crossattn, "cond", None)
-    if tensor is None:
-        tensor = cond.get("cross_attn")
-    return None if tensor is None else int(tensor.shape[1])
-
-
 def bias_plan(guider, state: RunState) -> BiasPlan | None:
     """The plan for the positive prompt's and the layers' chunks, built once per run; None if nothing to bias."""
     _build(guider, state)
@@ -273,7 +264,7 @@ def _plan(guider, state: RunState) -> BiasPlan | None:
         for i, c in layer_conds
         if cfg.attn_bias
     }
-    lengths = {c["uuid"]: _context_length(c) for c in [*positive, *(c for _, c in layer_conds)]}
+    lengths = {c["uuid"]: context_length(c) for c in [*positive, *(c for _, c in layer_conds)]}
     return (
         BiasPlan(
             uuids=frozenset(c["uuid"] for c in positive),

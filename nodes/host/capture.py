@@ -35,10 +35,19 @@ class CaptureAttention:
     optimized attention, so capturing never changes what the U-Net computes.
     """
 
-    def __init__(self, previous, recorder: AttentionRecorder, columns: dict[object, list[int]]) -> None:
+    def __init__(
+        self,
+        previous,
+        recorder: AttentionRecorder,
+        columns: dict[object, list[int]],
+        block: object = None,
+        periods: dict | None = None,
+    ) -> None:
         self.previous = previous
         self.recorder = recorder
         self.columns = columns  # cond uuid -> context positions to record
+        self.block = block  # the up-block this transformer belongs to (maps are averaged per block first)
+        self.periods = periods or {}  # cond uuid -> its own context length (the batch may repeat it)
 
     def __call__(self, q, k, v, extra_options):
         self._record(q, k, extra_options)
@@ -56,8 +65,8 @@ class CaptureAttention:
             if not cols:
                 continue
             sl = slice(j * per, (j + 1) * per)
-            probs = token_probabilities(q[sl], k[sl], extra_options["n_heads"], cols)  # [B, N, m]
-            self.recorder.add(uid, probs, res_h, res_w)
+            probs = token_probabilities(q[sl], k[sl], extra_options["n_heads"], cols, self.periods.get(uid))
+            self.recorder.add(uid, probs, res_h, res_w, self.block)  # probs [B, N, m]
 
 
 def _resolution(n_tokens: int, extra_options, recorder: AttentionRecorder) -> tuple[int, int]:
@@ -72,12 +81,14 @@ def capture_maps(guider, spec, x_t: torch.Tensor, sigma: torch.Tensor, model_opt
     """One U-Net evaluation on x_T with capture hooks on the chosen up-blocks: maps [n, B, H, W]."""
     recorder = AttentionRecorder(*x_t.shape[-2:])
     conds, columns, sources = _capture_plan(guider, spec)
+    periods = context_lengths(conds)
     opts = comfy.model_patcher.create_model_options_clone(model_options)
     attn2 = opts.setdefault("transformer_options", {}).setdefault("patches_replace", {}).setdefault("attn2", {})
     for blk in select_blocks(output_cross_attention(guider.model_patcher), spec.config.capture_blocks):
         for idx in range(blk.n_transformers):
             key = ("output", blk.block_id, idx)
-            attn2[key] = CaptureAttention(attn2.get(key, attn2.get(("output", blk.block_id))), recorder, columns)
+            prev = attn2.get(key, attn2.get(("output", blk.block_id)))
+            attn2[key] = CaptureAttention(prev, recorder, columns, blk.block_id, periods)
     with torch.no_grad():
         comfy.samplers.calc_cond_batch(guider.inner_model, conds, x_t, sigma, opts)
     maps = []
@@ -89,6 +100,21 @@ def capture_maps(guider, spec, x_t: torch.Tensor, sigma: torch.Tensor, model_opt
             )
         maps.append(recorded[:, cols].mean(dim=1))  # [B, H, W]
     return torch.stack(maps)  # [n, B, H, W]
+
+
+def context_lengths(conds) -> dict:
+    """cond uuid -> the length of its own cross-attention context (before the batch repeats it)."""
+    lengths = {e["uuid"]: context_length(e) for cond in conds if cond for e in cond}
+    return {u: n for u, n in lengths.items() if n}
+
+
+def context_length(cond: dict) -> int | None:
+    """Tokens in a processed cond's text context (model_conds' c_crossattn, else cross_attn)."""
+    crossattn = cond.get("model_conds", {}).get("c_crossattn")
+    tensor = getattr(crossattn, "cond", None)
+    if tensor is None:
+        tensor = cond.get("cross_attn")
+    return None if tensor is None else int(tensor.shape[1])
 
 
 def _capture_plan(guider, spec):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 
 import comfy.samplers
 import torch
 
+from ...lrdm_core.composition import SHIFTED_GUIDANCE, compose
 from ...lrdm_core.config import Guidance
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import vp_scale
@@ -19,33 +21,45 @@ log = logging.getLogger("lrdm")
 
 
 def layered_prediction(guider, state: RunState, x, timestep, model_options):
-    """sum_i W_i x0(x + xi_i, y_i) + W_bg x0(x, y_bg), then CFG: one shared uncond pass, all batched."""
+    """Eq. 8 with CFG per layer: sum_i W_i cfg(x + xi_i, y_i) + W_bg cfg(x, y_bg), all rows in one batch.
+
+    Every layer's unconditional row runs on that layer's own input (x + xi_i); without input offsets the
+    layers share the background's. The masked sums of the conditional and of the unconditional rows then go
+    through ComfyUI's cfg_function: for linear CFG this is exactly the per-layer sum (the weights sum to 1).
+    """
     cfg = state.spec.config
     conds = guider.conds
     background = conds.get(BG_KEY, conds.get("positive"))
     skip_uncond = math.isclose(guider.cfg, 1.0) and not model_options.get("disable_cfg1_optimization", False)
     uncond = None if skip_uncond else conds.get("negative")
     layers = [conds[layer_key(i)] for i in range(len(state.spec.layer_conds))]
-    scale = vp_scale(timestep).to(x.dtype).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
-    shifts = (
-        [xi.to(x.dtype) * scale for xi in state.offsets] if cfg.guidance in (Guidance.INPUT, Guidance.EPS) else None
-    )
+    shifts = None
+    if cfg.guidance in SHIFTED_GUIDANCE and state.offsets is not None:  # offsets None: strength 0, layers only
+        scale = vp_scale(timestep).to(x.dtype).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
+        shifts = [xi.to(x.dtype) * scale for xi in state.offsets]  # each [B, C, H, W]
+    layer_unconds = _layer_unconds(state, uncond, len(layers)) if shifts is not None and uncond else []
     opts = dict(model_options)
     to = opts["transformer_options"] = dict(model_options.get("transformer_options", {}))
     if shifts is not None:
-        to[OFFSETS_KEY] = {e["uuid"]: shifts[i] for i, layer in enumerate(layers) for e in layer}
-    outs = comfy.samplers.calc_cond_batch(guider.inner_model, [background, uncond, *layers], x, timestep, opts)
-    bg_out, un_out, layer_outs = outs[0], outs[1], outs[2:]
-    if cfg.guidance is Guidance.EPS:  # noise-prediction reading: x0 = x0' - xi (METHOD.md choice 9)
+        to[OFFSETS_KEY] = {
+            e["uuid"]: shifts[i] for rows in (layers, layer_unconds) for i, cond in enumerate(rows) for e in cond
+        }
+    rows = [background, uncond, *layers, *layer_unconds]
+    outs = comfy.samplers.calc_cond_batch(guider.inner_model, rows, x, timestep, opts)
+    n = len(layers)
+    bg_out, un_out, layer_outs = outs[0], outs[1], outs[2 : 2 + n]
+    layer_un = outs[2 + n :] or [un_out] * n
+    if cfg.guidance is Guidance.EPS and shifts is not None:  # noise-prediction reading: x0 = x0' - xi (choice 9)
         layer_outs = [o - s for o, s in zip(layer_outs, shifts, strict=True)]
-    comp = bg_out * state.bg_weight
-    for wgt, out in zip(state.weights, layer_outs, strict=True):
-        comp = comp + out * wgt
+        if layer_unconds:
+            layer_un = [o - s for o, s in zip(layer_un, shifts, strict=True)]
+    comp = compose(bg_out, layer_outs, state.weights, state.bg_weight)
+    un_comp = compose(un_out, layer_un, state.weights, state.bg_weight) if layer_unconds else un_out
     for fn in model_options.get("sampler_pre_cfg_function", []):
-        comp, un_out = fn(
+        comp, un_comp = fn(
             {
                 "conds": [background, uncond],
-                "conds_out": [comp, un_out],
+                "conds_out": [comp, un_comp],
                 "cond_scale": guider.cfg,
                 "timestep": timestep,
                 "input": x,
@@ -57,7 +71,7 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     return comfy.samplers.cfg_function(
         guider.inner_model,
         comp,
-        un_out,
+        un_comp,
         guider.cfg,
         x,
         timestep,
@@ -67,19 +81,12 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     )
 
 
-def shift_chunks(x: torch.Tensor, uuids: list, offsets: dict) -> torch.Tensor:
-    """x [chunks*B, C, H, W] with offsets[uuid] [B, C, H, W] added to the chunks that have one."""
-    per = x.shape[0] // len(uuids)
-    parts = list(x.split(per))
-    for j, uid in enumerate(uuids):
-        off = offsets.get(uid)
-        if off is None:
-            continue
-        if off.shape[-2:] != parts[j].shape[-2:]:
-            log.warning("LRDM: a layer conditioning has an area set; its guidance offset is skipped.")
-            continue
-        parts[j] = parts[j] + off.to(parts[j].dtype)
-    return torch.cat(parts)
+def _layer_unconds(state: RunState, uncond: list, n: int) -> list[list]:
+    """Per layer a copy of the negative's entries under new uuids (its own batch chunk, shifted like the
+    layer), made once per run."""
+    if state.layer_unconds is None or state.layer_unconds[0] is not uncond:
+        state.layer_unconds = (uncond, [[dict(e, uuid=uuid.uuid4()) for e in uncond] for _ in range(n)])
+    return state.layer_unconds[1]
 
 
 def initial_state(guider, sigmas, noise, latent_image) -> tuple[torch.Tensor, float]:
@@ -92,17 +99,6 @@ def initial_state(guider, sigmas, noise, latent_image) -> tuple[torch.Tensor, fl
     x_t = ms.noise_scaling(sigmas[0], noise, latent_image, max_denoise)
     gain = math.sqrt(1.0 + s0**2) if max_denoise else s0
     return x_t, gain
-
-
-def state_shift(state: RunState) -> torch.Tensor:
-    """Guidance 'state' (authors' code, choice 9): one shift of x_T: xi_i inside each layer's weight,
-    the sum of the objects' outside terms on the background."""
-    total = torch.zeros_like(state.offsets[0])  # [B, C, H, W]
-    outside = torch.zeros_like(total)
-    for xi, wgt in zip(state.offsets, state.weights, strict=True):
-        total = total + xi * wgt
-        outside = outside + xi
-    return total + outside * state.bg_weight
 
 
 def fuse_at_t0(

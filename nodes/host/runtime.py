@@ -15,14 +15,16 @@ import comfy.sampler_helpers
 import torch
 from comfy.patcher_extension import WrappersMP
 
+from ...lrdm_core.composition import shift_chunks, state_shift
 from ...lrdm_core.config import Composition, DeltaSpace, Guidance
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
-from ...lrdm_core.window import in_window, sigma_threshold
+from ...lrdm_core.window import Window, sigma_threshold
 from .bias import bias_plan, bias_run, install_markers, with_bias
 from .capture import capture_maps
 from .keys import BG_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
-from .layered import fuse_at_t0, initial_state, layered_prediction, shift_chunks, state_shift
+from .layered import fuse_at_t0, initial_state, layered_prediction
+from .spec import prompt_mismatch
 from .state import LRDMSpec, RunState
 from .unet import output_cross_attention
 
@@ -89,6 +91,9 @@ class SamplerSample:
         threshold = sigma_threshold(sigmas, cfg.t0)
         if threshold is None and not cfg.biased() and not cfg.needs_capture():
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
+        mismatch = prompt_mismatch(self.spec.prompt_reference, guider.conds.get("positive") or [])
+        if mismatch:
+            log.warning("LRDM: %s", mismatch)
         h, w = noise.shape[-2:]
         stretched = canvas_mismatch(self.spec.layout, h, w)
         if stretched:
@@ -96,12 +101,14 @@ class SamplerSample:
         masks = rasterize(self.spec.layout, h, w, device=noise.device)  # [n, H, W]
         weights, bg = composition_weights(masks, paint_order(self.spec.layout))
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
+        sampler_function = getattr(executor.class_obj, "sampler_function", None)
+        state.window = Window(sigmas, cfg.t0, sampler_function)
         if cfg.needs_capture():
             noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
         if self.spec.observer is not None:
             self.spec.observer(state)
         if cfg.biased():
-            state.bias_threshold = sigma_threshold(sigmas, cfg.bias_end)
+            state.bias_window = Window(sigmas, cfg.bias_end, sampler_function)
             bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
@@ -126,8 +133,8 @@ class SamplerSample:
             if rgb is not None:
                 delta = colour_part(delta, rgb)
             state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength, cfg.strength_out))
-        if cfg.guidance is Guidance.STATE:
-            return noise + state_shift(state) * (vp_scale(float(sigmas[0])) / noise_gain)
+        if cfg.guidance is Guidance.STATE and cfg.composition is Composition.SHARED:  # 'fuse' shifts each layer's start
+            return noise + state_shift(state.offsets, state.weights) * (vp_scale(float(sigmas[0])) / noise_gain)
         return noise
 
 
@@ -147,13 +154,14 @@ class PredictNoise:
         state: RunState | None = model_options.get("transformer_options", {}).get(RUN_KEY)
         if state is None:
             return executor(x, timestep, model_options, seed)
-        if state.spec.config.biased() and in_window(float(timestep.max()), state.bias_threshold):
+        sigma = float(timestep.max())
+        if state.spec.config.biased() and state.bias_window.contains(sigma):
             # first bias_end of the steps: the global prompt's chunks (the window's background pass too)
             run = bias_run(executor.class_obj, state)
             if run is not None:
                 model_options = dict(model_options)
                 model_options["transformer_options"] = with_bias(model_options["transformer_options"], run)
-        if state.spec.config.composition is Composition.SHARED and in_window(float(timestep.max()), state.threshold):
+        if state.spec.config.composition is Composition.SHARED and state.window.contains(sigma):
             state.layered_calls += 1
             return layered_prediction(executor.class_obj, state, x, timestep, model_options)
         return executor(x, timestep, model_options, seed)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from ...lrdm_core.config import LRDMConfig
 from ...lrdm_core.layout import Layout
+from ...lrdm_core.window import Window
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class LRDMSpec:
     phrase_positions: tuple  # per object: context positions in its own phrase encoding
     config: LRDMConfig
     observer: object | None = None  # called with the RunState after the capture (stage nodes, tests)
+    # [T', D] the prompt's encoding up to its last object token (checked against the positive cond)
+    prompt_reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -35,7 +38,9 @@ class RunState:
     offsets: list[torch.Tensor] | None = None  # xi_i [B, C, H, W], unit-variance units
     maps: torch.Tensor | None = None  # [n, B, H, W] attention maps of the objects at x_T
     layered_calls: int = 0
-    bias_threshold: float | None = None  # the region biases act while sigma > this (sigma_threshold of bias_end)
+    window: Window | None = None  # the layered window (every evaluation of the first t0 of the steps)
+    bias_window: Window | None = None  # the region biases' window (bias_end)
+    layer_unconds: tuple | None = None  # (the negative cond, per layer its copy under new uuids): CFG per layer
     bias_built: bool = False  # bias_plan and bias_run below have been built for this run (nodes/host/bias.py)
     bias_plan: object | None = None  # lrdm_core.bias.BiasPlan of the run, None = nothing to bias
     bias_run: object | None = None  # nodes/host/bias.BiasRun: the plan, its markers' state and logged skips

@@ -40,7 +40,7 @@ def test_eval_count_matches_the_formula(pack, sd15, clip):
     counted, counter = with_counter(sd15)
     run_lrdm(pack, counted, clip, steps=steps, t0=0.5)
     k = round(0.5 * steps)
-    assert counter.rows == 1 + k * (n + 2) + (steps - k) * 2  # capture + layered + plain CFG
+    assert counter.rows == 1 + k * (2 * n + 2) + (steps - k) * 2  # capture + layered (CFG per layer) + plain CFG
     counted, counter = with_counter(sd15)
     run_lrdm(pack, counted, clip, steps=steps, t0=0.5, cfg=1.0)  # ComfyUI skips uncond at cfg 1
     assert counter.rows == 1 + k * (n + 1) + (steps - k) * 1
@@ -101,7 +101,7 @@ def test_multi_stage_evaluations_follow_the_window_by_sigma(pack, sd15, clip):
     assert seen[0].layered_calls == 4  # 2 layered steps x 2 evaluations (at sigma_i and a midpoint)
     seen.clear()
     pack.nodes.sampler_node.sample(model, *_pos_neg(clip), latent(), 1, 4, 7.5, "heun", "normal", 1.0)
-    assert seen[0].layered_calls == 3  # heun's corrector of the last layered step runs at sigma_k: plain
+    assert seen[0].layered_calls == 4  # heun's corrector of the last layered step (at sigma_k) is layered too
 
 
 def test_batch_img2img_and_bf16(pack, sd15, clip):

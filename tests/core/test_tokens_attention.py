@@ -50,8 +50,8 @@ def test_token_probabilities_match_full_softmax():
 
 def test_recorder_averages_blocks_on_the_latent_grid():
     rec = AttentionRecorder(4, 4)
-    rec.add("u", torch.ones(1, 4, 1), 2, 2)
-    rec.add("u", torch.zeros(1, 16, 1), 4, 4)
+    rec.add("u", torch.ones(1, 4, 1), 2, 2, block=1)
+    rec.add("u", torch.zeros(1, 16, 1), 4, 4, block=2)
     maps = rec.maps("u")
     assert maps.shape == (1, 1, 4, 4) and torch.allclose(maps, torch.full((1, 1, 4, 4), 0.5))
     assert rec.blocks_recorded("u") == 2 and rec.maps("v") is None
@@ -89,3 +89,45 @@ def test_segment_bias_favours_pixels_of_one_region():
     assert bias[inside, 1] == 3.0 and bias[outside, 14] == 3.0 and bias[inside, outside] == -3.0
     half = segment_logit_bias(segments, 3.0, 2, 2)  # area-resampled: cell (0, 0) is all object
     assert half[0, 0] == 3.0 and half[0, 3] == -3.0
+
+
+def test_recorder_weights_every_block_equally_whatever_its_transformer_count_issue17_6():
+    """SDXL: a block with 10 transformers and one with 2 count once each (not 10/12 and 2/12)."""
+    rec = AttentionRecorder(4, 4)
+    for _ in range(10):
+        rec.add("u", torch.ones(1, 4, 1), 2, 2, block=4)  # the 32x32 level's block: 10 transformer calls
+    for _ in range(2):
+        rec.add("u", torch.zeros(1, 16, 1), 4, 4, block=7)
+    assert torch.allclose(rec.maps("u"), torch.full((1, 1, 4, 4), 0.5)) and rec.blocks_recorded("u") == 2
+
+
+def test_repeated_context_columns_issue17_7():
+    """A 77-token cond batched beside a 154-token one is repeated (comfy/conds.py CONDCrossAttn.concat): every
+    copy of an object column is biased, and its probability is the sum over its copies."""
+    import torch.nn.functional as F
+
+    from lrdm_core.attention import repeated_columns
+    from lrdm_core.bias import BiasPlan
+
+    assert repeated_columns([2, 5], 77, 154) == [2, 5, 79, 82]
+    assert repeated_columns([2, 5], None, 77) == [2, 5] and repeated_columns([2], 77, 77) == [2]
+    masks = torch.zeros(1, 2, 2)
+    masks[0, 0, 0] = 1.0
+    segments = torch.stack([masks[0], 1.0 - masks[0]])  # [2, 2, 2]
+    plan = BiasPlan(frozenset({"p"}), [[3]], masks, 2.0, segments, 0.0, lengths={"p": 6})
+    bias = plan.cross_mask("p", (2, 2), 12, torch.float32, "cpu")  # [N, 12]: 2 copies of a 6-token context
+    assert torch.equal(bias[:, 3], bias[:, 9]) and bias[0, 9] == 2.0 and bias[1, 9] == -2.0
+    # softmax over a repeated context with both copies biased = the unrepeated biased attention
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (
+        torch.randn(1, 2, 4, 4, generator=g),
+        torch.randn(1, 2, 6, 4, generator=g),
+        torch.randn(1, 2, 6, 4, generator=g),
+    )
+    once = F.scaled_dot_product_attention(q, k, v, attn_mask=plan.cross_mask("p", (2, 2), 6, torch.float32, "cpu"))
+    twice = F.scaled_dot_product_attention(q, k.repeat(1, 1, 2, 1), v.repeat(1, 1, 2, 1), attn_mask=bias)
+    assert torch.allclose(once, twice, atol=1e-5)
+    q, k = q.transpose(1, 2).reshape(1, 4, 8), k.transpose(1, 2).reshape(1, 6, 8)  # [B, N, heads*d]
+    p_once = token_probabilities(q, k, heads=2, columns=[3])
+    p_twice = token_probabilities(q, k.repeat(1, 2, 1), heads=2, columns=[3], period=6)
+    assert torch.allclose(p_once, p_twice, atol=1e-6)

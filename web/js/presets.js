@@ -7,5 +7,5 @@ export const PRESETS = {
 
 export const PRESET_LABELS = {
   plus: "settings: LRDM+ (default, best measured)",
-  paper: "settings: the paper's",
+  paper: "settings: the paper's (figure's reading)",
 };
