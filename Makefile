@@ -78,7 +78,8 @@ PYTEST := $(PY) -m pytest
 
 help:
 	@echo "LRDM make targets"
-	@echo "  host          venv (.venv, Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
+	@echo "  host          venv ($(VENV), Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
+	@echo "                [COMFY_HOST=newest: .venv-new + ComfyUI $(NEWEST_VERSION) copied from $(NEWEST_SRC)]"
 	@echo "  models        random-weight test models in $(CACHE)/models: SD1.5 checkpoint (2.1 GB),"
 	@echo "                SDXL-architecture checkpoint (1.6 GB), SD1.5 LoRA (5 MB)"
 	@echo "  demo          run $(DEMO_WORKFLOW) on a headless ComfyUI; images -> $(OUT)/  [CKPT=file]"
@@ -95,9 +96,12 @@ help:
 	@echo "  images-manifest  re-hash the README figures that are not screenshots (docs/images/screenshots.json)"
 	@echo "  icon          docs/images/icon.png (registry icon) from tools/make_icon.py"
 	@echo "  lint          ruff check"
-	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
+	@echo "  test          lint + test-core, then test-comfy + test-server + test-browser on ComfyUI 0.3.75 and on"
+	@echo "                $(NEWEST_VERSION) (from $(NEWEST_SRC); skipped, and said so, when it is missing)"
+	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only]"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
+	@echo "                [COMFY_HOST=newest: on ComfyUI $(NEWEST_VERSION) with .venv-new (make COMFY_HOST=newest host)]"
 	@echo "  clean         output/ and caches;  clean-host: also .venv .host .cache node_modules"
 
 # --- host -------------------------------------------------------------------------------------
@@ -267,16 +271,34 @@ test-browser: host $(RANDOM_CKPT) browser-deps
 test-fast:
 	@$(MAKE) --no-print-directory _tiers TIERS="test-core test-comfy"
 
+# lint and core once; the comfy, server and browser tiers on the oldest host, then on the newest when its tree
+# ($(NEWEST_SRC)) is there. COMFYUI_PATH=dir: those three tiers on that tree only.
+HOST_TIERS := test-comfy test-server test-browser
 test:
-	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core test-comfy test-server test-browser"
+ifneq ($(COMFYUI_PATH),)
+	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS)"
+else
+	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS) \
+	  $(if $(wildcard $(NEWEST_SRC)/main.py),$(addprefix newest:,$(HOST_TIERS)),newest:skipped)"
+endif
 
 # Runs every tier even after a failure, then one summary line per tier; fails if any failed.
+# A tier named newest:<target> runs <target> with COMFY_HOST=newest; newest:skipped only reports the skip.
 _tiers:
 	@failed=""; summary=""; \
+	  label() { case $$1 in newest:*) echo "$(NEWEST_VERSION) $${1#newest:}";; lint|test-core) echo "$$1";; \
+	    *) echo "$(if $(COMFYUI_PATH),path,0.3.75) $$1";; esac; }; \
 	  for t in $(TIERS); do \
 	    start=$$(date +%s); \
-	    if $(MAKE) --no-print-directory $$t; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
-	    summary="$$summary$$(printf '\n  %-13s %-7s %4ss' $$t $$r $$(( $$(date +%s) - start )))"; \
+	    if [ "$$t" = newest:skipped ]; then \
+	      msg="SKIPPED the newest host (ComfyUI $(NEWEST_VERSION)): no tree at $(NEWEST_SRC)"; \
+	      echo; echo "== $$msg =="; summary="$$summary$$(printf '\n  %s' "$$msg")"; continue; \
+	    fi; \
+	    case $$t in newest:*) cmd="$(MAKE) --no-print-directory COMFY_HOST=newest $${t#newest:}";; \
+	      *) cmd="$(MAKE) --no-print-directory $$t";; esac; \
+	    echo; echo "== $$(label $$t) =="; \
+	    if $$cmd; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
+	    summary="$$summary$$(printf '\n  %-20s %-7s %4ss' "$$(label $$t)" $$r $$(( $$(date +%s) - start )))"; \
 	  done; \
 	  echo; echo "== make test summary ==$$summary"; \
 	  if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
@@ -299,4 +321,4 @@ clean:
 	find . \( -path ./.venv -o -path ./.host -o -path ./node_modules \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-host: clean
-	rm -rf $(VENV) $(HOST) $(CACHE) node_modules
+	rm -rf .venv .venv-new $(HOST) $(CACHE) node_modules
