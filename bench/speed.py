@@ -296,9 +296,21 @@ def setup(args):
 def forced_split():
     """calc_cond_batch sees no free memory: every conditioning of a step runs as its own U-Net call.
 
-    Only comfy.samplers' view of model_management changes (model loading decisions stay as they are)."""
+    Only the sampler's view of free memory changes (model loading decisions stay as they are): newer hosts
+    ask the patcher (ModelPatcher.get_free_memory, comfy/samplers.py calc_cond_batch), ComfyUI <= 0.3.x asks
+    comfy.samplers.model_management."""
+    import comfy.model_patcher
     import comfy.samplers
 
+    patcher_cls = comfy.model_patcher.ModelPatcher
+    if "get_free_memory" in vars(patcher_cls):
+        real_method = patcher_cls.get_free_memory
+        patcher_cls.get_free_memory = lambda self, *args, **kwargs: 0
+        try:
+            yield
+        finally:
+            patcher_cls.get_free_memory = real_method
+        return
     real = comfy.samplers.model_management
 
     class NoFreeMemory(types.ModuleType):

@@ -127,6 +127,18 @@ def flatten_pixel_boxes(value: Any, frame: int = 0) -> list[dict]:
     )
 
 
+def element_phrases(elements: Any, phrases: Sequence[str] = ()) -> list[str]:
+    """Per-box phrases: the "desc" (else "text") of each element of ComfyUI's CreateBoundingBoxes `elements`
+    output (one dict per box, in box order), else the phrase of the same index; "" where neither has one."""
+    items = list(elements) if isinstance(elements, (list, tuple)) else []
+    out = []
+    for i in range(max(len(items), len(phrases))):
+        item = items[i] if i < len(items) and isinstance(items[i], dict) else {}
+        phrase = str(item.get("desc") or item.get("text") or "").strip()
+        out.append(phrase or (phrases[i] if i < len(phrases) else ""))
+    return out
+
+
 def layout_from_pixel_boxes(
     boxes: Sequence[Any], width: int, height: int, phrases: Sequence[str] = (), background: str = ""
 ) -> Layout:

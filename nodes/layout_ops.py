@@ -10,6 +10,7 @@ from comfy_api.latest import io
 from ..lrdm_core.layout import MAX_OBJECTS, Layout
 from ..lrdm_core.layout_ops import (
     combine_layouts,
+    element_phrases,
     flatten_pixel_boxes,
     layout_from_masks,
     layout_from_pixel_boxes,
@@ -115,6 +116,12 @@ def host_box_types() -> list[type]:
     return [getattr(io, name) for name in BOX_TYPE_NAMES if hasattr(io, name)]
 
 
+def _array_input(name: str, **kwargs: object) -> io.Input:
+    """An ARRAY input (io.Array on hosts that have it, as CreateBoundingBoxes' elements output)."""
+    array = getattr(io, "Array", None) or io.Custom("ARRAY")
+    return array.Input(name, **kwargs)
+
+
 class LayoutFromBoundingBoxes(io.ComfyNode):
     """LRDM_LAYOUT from ComfyUI's pixel boxes (CreateBoundingBoxes); registered only on hosts with them."""
 
@@ -126,49 +133,33 @@ class LayoutFromBoundingBoxes(io.ComfyNode):
             display_name="LRDM Layout from Bounding Boxes",
             category="lrdm/layout",
             description="Converts ComfyUI's pixel bounding boxes ({x, y, width, height} on a width x height "
-            "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
-            "its description, else the line of the same index in phrases.",
+                        "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
+                        "its description (in the box or in Create Bounding Boxes' elements output), else the "
+                        "line of the same index in phrases.",
             inputs=[
-                io.Custom(io_type).Input(
-                    "bboxes",
-                    tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a list of them, or one list per frame.",
-                ),
-                io.Int.Input(
-                    "width",
-                    default=1024,
-                    min=1,
-                    max=16384,
-                    tooltip="Width in pixels of the canvas the boxes were drawn on.",
-                ),
-                io.Int.Input(
-                    "height",
-                    default=1024,
-                    min=1,
-                    max=16384,
-                    tooltip="Height in pixels of the canvas the boxes were drawn on.",
-                ),
-                io.String.Input(
-                    "phrases",
-                    multiline=True,
-                    default="",
-                    tooltip="One phrase per line for boxes without a description, in box order.",
-                ),
-                io.String.Input("background", default="", tooltip="Optional phrase for everything outside the boxes."),
-                io.Int.Input(
-                    "frame",
-                    default=0,
-                    min=0,
-                    max=4096,
-                    tooltip="Which frame's boxes to use when the input holds one list per frame.",
-                ),
+                io.Custom(io_type).Input("bboxes", tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a "
+                                                           "list of them, or one list per frame."),
+                _array_input("elements", optional=True,
+                             tooltip="Create Bounding Boxes' elements output (optional): each box's desc/text "
+                                     "becomes its phrase, in box order."),
+                io.Int.Input("width", default=1024, min=1, max=16384,
+                             tooltip="Width in pixels of the canvas the boxes were drawn on."),
+                io.Int.Input("height", default=1024, min=1, max=16384,
+                             tooltip="Height in pixels of the canvas the boxes were drawn on."),
+                io.String.Input("phrases", multiline=True, default="",
+                                tooltip="One phrase per line for boxes without a description, in box order."),
+                io.String.Input("background", default="",
+                                tooltip="Optional phrase for everything outside the boxes."),
+                io.Int.Input("frame", default=0, min=0, max=4096,
+                             tooltip="Which frame's boxes to use when the input holds one list per frame."),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
     @classmethod
-    def execute(
-        cls, bboxes: object, width: int, height: int, phrases: str = "", background: str = "", frame: int = 0
-    ) -> io.NodeOutput:
+    def execute(cls, bboxes: object, width: int, height: int, phrases: str = "", background: str = "",
+                frame: int = 0, elements: list | None = None) -> io.NodeOutput:
         boxes = flatten_pixel_boxes(bboxes, frame)
-        layout = layout_from_pixel_boxes(boxes, width, height, split_phrases(phrases), background)
+        per_box = element_phrases(elements, split_phrases(phrases))
+        layout = layout_from_pixel_boxes(boxes, width, height, per_box, background)
         return io.NodeOutput(layout)

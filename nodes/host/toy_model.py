@@ -197,7 +197,6 @@ class BlockAE(torch.nn.Module):
         super().__init__()
         self.pixel = pixel
         self.factor = downscale // pixel
-        self.register_buffer("unit", torch.ones(1), persistent=False)  # gives the patcher a device/dtype
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] -> [B, 48, H/8, W/8]."""
@@ -210,40 +209,79 @@ class BlockAE(torch.nn.Module):
         return x.repeat_interleave(self.pixel, dim=2).repeat_interleave(self.pixel, dim=3)  # [B, 3, 8h, 8w]
 
 
-class ToyVAE(comfy.sd.VAE):
-    """comfy.sd.VAE over BlockAE: works with the stock VAEEncode/VAEDecode nodes."""
+class ToyVAE:
+    """A plain module behind the host's VAE interface (encode/decode as comfy.sd.VAE): the stock
+    VAEEncode/VAEDecode nodes call only these, so no host internals are set or relied on."""
 
-    def __init__(self, device: torch.device | None = None) -> None:  # no super().__init__: no weights to load
-        self.memory_used_encode = lambda shape, dtype: (
-            64 * shape[2] * shape[3] * comfy.model_management.dtype_size(dtype)
-        )
-        self.memory_used_decode = lambda shape, dtype: (
-            4 * 64 * 64 * shape[2] * shape[3] * comfy.model_management.dtype_size(dtype)
-        )
-        self.downscale_ratio = DOWNSCALE
-        self.upscale_ratio = DOWNSCALE
-        self.latent_channels = LATENT_CHANNELS
-        self.latent_dim = 2
-        self.output_channels = IMAGE_CHANNELS
-        self.process_input = lambda image: image * 2.0 - 1.0
-        self.process_output = lambda image: torch.clamp((image + 1.0) / 2.0, min=0.0, max=1.0)
-        self.working_dtypes = [torch.float32]
-        self.disable_offload = False
-        self.not_video = False
-        self.size = None
-        self.downscale_index_formula = None
-        self.upscale_index_formula = None
-        self.extra_1d_channel = None
-        self.crop_input = True
-        self.first_stage_model = BlockAE().eval()
-        self.device = device if device is not None else comfy.model_management.vae_device()
-        self.vae_dtype = torch.float32
+    downscale_ratio = DOWNSCALE
+    upscale_ratio = DOWNSCALE
+    latent_channels = LATENT_CHANNELS
+    latent_dim = 2
+    output_channels = IMAGE_CHANNELS
+
+    def __init__(self, device: torch.device | None = None) -> None:
+        self.first_stage_model = BlockAE().eval()  # the name comfy.sd.VAE uses; tools read it
+        self.device = device if device is not None else torch.device("cpu")  # linear, tiny: never worth moving
         self.output_device = comfy.model_management.intermediate_device()
-        self.patcher = comfy.model_patcher.ModelPatcher(
-            self.first_stage_model,
-            load_device=self.device,
-            offload_device=comfy.model_management.vae_offload_device(),
-        )
+
+    def _crop(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[B, H, W, C] -> centre-cropped to a multiple of 8 and the first 3 channels (as comfy.sd.VAE)."""
+        for dim in (1, 2):
+            size = pixels.shape[dim]
+            keep = (size // DOWNSCALE) * DOWNSCALE
+            if keep != size:
+                pixels = pixels.narrow(dim, (size % DOWNSCALE) // 2, keep)
+        return pixels[..., :IMAGE_CHANNELS]
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """IMAGE [B, H, W, C] in [0, 1] -> latent [B, 48, H/8, W/8]."""
+        x = self._crop(pixels).movedim(-1, 1).to(self.device, torch.float32)  # [B, 3, H, W]
+        with torch.no_grad():
+            z = self.first_stage_model.encode(x * 2.0 - 1.0)  # [B, 48, H/8, W/8]
+        return z.to(self.output_device)
+
+    def decode(self, samples: torch.Tensor, vae_options: dict | None = None) -> torch.Tensor:
+        """Latent [B, 48, h, w] -> IMAGE [B, 8h, 8w, 3] in [0, 1]."""
+        if samples.ndim == 5:  # [B, C, 1, h, w] from video-shaped latents
+            samples = samples[:, :, 0]
+        with torch.no_grad():
+            x = self.first_stage_model.decode(samples.to(self.device, torch.float32))  # [B, 3, 8h, 8w]
+        return ((x + 1.0) / 2.0).clamp(0.0, 1.0).movedim(1, -1).to(self.output_device)  # [B, 8h, 8w, 3]
+
+    def encode_tiled(self, pixels: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Tiles give the same result on a per-block linear map: one pass."""
+        return self.encode(pixels)
+
+    def decode_tiled(self, samples: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Tiles give the same result on a per-block linear map: one pass."""
+        return self.decode(samples)
+
+    def spacial_compression_encode(self) -> int:
+        """Pixels per latent cell (the host's spelling)."""
+        return DOWNSCALE
+
+    def spacial_compression_decode(self) -> int:
+        """Pixels per latent cell (the host's spelling)."""
+        return DOWNSCALE
+
+    def temporal_compression_decode(self) -> None:
+        """Not a video VAE."""
+        return None
+
+    def throw_exception_if_invalid(self) -> None:
+        """Always valid: the weights are fixed."""
+
+    def get_sd(self) -> dict[str, torch.Tensor]:
+        """No weights (VAESave writes an empty file)."""
+        return {}
+
+    def model_size(self) -> int:
+        """No weights to load."""
+        return 0
+
+    def is_dynamic(self) -> bool:
+        """Never loaded through the host's model management."""
+        return False
 
 
 def build_model(

@@ -104,17 +104,30 @@ try {
   // The node library: search box (double-click on empty canvas), Enter adds it; the sidebar lists it too.
   await page.mouse.dblclick(650, 150);
   await page.keyboard.type("LRDM Layout");
-  const option = page.locator(".p-autocomplete-option, [role=option]").filter({ hasText: "LRDM Layout" }).first();
+  // The search box lists its results as options (role=option in the 1.32 and the 1.5x search box alike).
+  const option = page.getByRole("option").filter({ hasText: "LRDM Layout" }).first();
   await option.waitFor({ timeout: 15_000 });
-  c.searchOptions = await page.locator(".p-autocomplete-option, [role=option]").allTextContents();
+  c.searchOptions = await page.getByRole("option").allTextContents();
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => window.app.graph.nodes.some((n) => n.type === "LRDM_Layout"), null, { timeout: 10_000 });
+  // Newer frontends (1.5x) attach the new node to the mouse until a click places it; on 1.32 it is placed already.
+  await page.mouse.click(650, 150);
+  await page.waitForTimeout(300);
   await page.evaluate(() => window.app.extensionManager.command.execute("Workspace.ToggleSidebarTab.node-library"));
-  const libSearch = page.getByPlaceholder("Search Nodes...").first();
+  // The library's own search box (its placeholder, as a user sees it), then what the panel around it lists.
+  const libSearch = page.getByPlaceholder("Search Nodes...").locator("visible=true").first();
   await libSearch.fill("LRDM Layout");
-  await page.waitForTimeout(800);
-  c.libraryHasNode = await page.locator(".p-tree, .p-tree-node-label, [role=treeitem]").filter({ hasText: "LRDM Layout" })
-    .count() > 0;
+  await page.waitForTimeout(1200);
+  c.libraryHasNode = await page.evaluate(() => {
+    const input = [...document.querySelectorAll("input")].find((e) => /search nodes/i.test(e.placeholder ?? "") && e.offsetParent);
+    for (let el = input?.parentElement; el && el !== document.body; el = el.parentElement) {
+      if (el.querySelector("canvas")) return false; // climbed out of the side panel into the graph
+      const listed = [...el.querySelectorAll("*")].some((x) => x.offsetParent && x.tagName !== "INPUT"
+        && /^LRDM Layout(?! (Combine|Preview|from))/.test(x.textContent.trim()) && x.textContent.trim().length < 80);
+      if (listed) return true;
+    }
+    return false;
+  });
   await page.evaluate(() => window.app.extensionManager.command.execute("Workspace.ToggleSidebarTab.node-library"));
   step("node added from the library search");
 
@@ -188,7 +201,7 @@ try {
   // Save (Ctrl+S and the name prompt), reload the page, open the saved file: the boxes are back.
   await page.mouse.click(1300, 900);
   await page.keyboard.press("Control+s");
-  const nameInput = page.locator(".p-dialog input.p-inputtext").last();
+  const nameInput = page.getByRole("dialog").getByRole("textbox").last(); // the name prompt (PrimeVue or reka dialog)
   await nameInput.waitFor({ timeout: 10_000 });
   await nameInput.fill(cfg.workflowName);
   await page.keyboard.press("Enter");

@@ -90,6 +90,8 @@ def test_drawn_moved_and_resized_boxes_match_the_drags(editor):
 
 def test_undo_and_redo_of_an_edit(editor):
     c = editor["classic"]
+    # One Ctrl+Z takes back the last edit, never the node (newer frontends lost it when edits were not recorded).
+    assert c["afterUndo"]["id"] == c["afterEdit"]["id"] and c["afterUndo"]["json"], c["afterUndo"]
     undone = _objects(c["afterUndo"]["json"])  # the resize is taken back: box 1 as drawn
     assert _near(_px(undone[0]["box"], c["rect"]), [*c["draw1"]["from"], *c["draw1"]["to"]]), undone
     assert [o["box"] for o in c["afterUndo"]["editorObjects"]] == [o["box"] for o in undone]

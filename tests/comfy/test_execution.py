@@ -11,6 +11,7 @@ and the next run equals a clean one.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 
@@ -109,8 +110,9 @@ def engine(pack, sd15, clip):
 
 
 def _executor():
+    # The keys of main.py's cache_args across hosts ("ram_inactive" since ComfyUI 0.2x; older hosts ignore it).
     return execution.PromptExecutor(FakeServer(), cache_type=execution.CacheType.CLASSIC,
-                                     cache_args={"lru": 0, "ram": 0})
+                                     cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
 
 
 def _graph(layout_json=LAYOUT_JSON, seed=1, label="out", second_layout=None) -> dict:
@@ -209,7 +211,10 @@ def test_interrupt_then_rerun_equals_a_clean_run(engine, at, where):
     clean = _fresh(_graph())
     ex = _executor()
     _run(ex, _graph(seed=5))  # fill the cache: node 3's LRDM MODEL is shared by the next runs
-    lrdm_model = ex.caches.outputs.get("3").outputs[0][0]  # CacheEntry(ui, outputs)
+    entry = ex.caches.outputs.get("3")  # CacheEntry(ui, outputs); a coroutine on newer hosts (0.33.0)
+    if inspect.isawaitable(entry):
+        entry = asyncio.run(entry)
+    lrdm_model = entry.outputs[0][0]
     before_base, before_lrdm = model_state(base), model_state(lrdm_model)
     interrupter.calls, interrupter.at = 0, at
     try:

@@ -189,3 +189,18 @@ def test_too_many_phrase_tokens_for_the_prompt_are_refused(pack, clip):
                       "box": [0, 0, 0.5, 0.5]} for _ in range(8)]})
     with pytest.raises(_lerr(pack), match="one CLIP window"):
         pack.nodes.host.encode.token_positions(clip, long, "")
+
+
+def test_bounding_box_converter_takes_the_hosts_create_bounding_boxes_outputs(pack):
+    """The core node's own outputs (newer hosts): pixel boxes without descriptions, descriptions in `elements`."""
+    core = pytest.importorskip("comfy_extras.nodes_bounding_boxes", reason="no Create Bounding Boxes (0.3.75)")
+    state = [{"x": 32, "y": 64, "width": 128, "height": 256, "metadata": {"type": "obj", "desc": "a hot air balloon"}},
+             {"x": 256, "y": 0, "width": 256, "height": 128, "metadata": {"type": "obj", "desc": ""}}]
+    _, bboxes, elements = core.CreateBoundingBoxes.execute(512, 512, editor_state=state).args
+    node = pack.nodes.layout_ops.LayoutFromBoundingBoxes
+    lay = node.execute(bboxes, 512, 512, "unused line\na blue cup", elements=elements).args[0]
+    assert lay.phrases() == ["a hot air balloon", "a blue cup"]
+    assert lay.objects[0].box == pytest.approx((32 / 512, 64 / 512, 160 / 512, 320 / 512))
+    assert node.execute(bboxes, 512, 512, "a red kite\na blue cup").args[0].phrases() == ["a red kite", "a blue cup"]
+    with pytest.raises(_lerr(pack), match="a phrase for box 2"):
+        node.execute(bboxes, 512, 512, "", elements=elements)

@@ -121,8 +121,11 @@ def test_guidance_modes_run(pack, sd15, clip, mode):
 
 
 def test_dit_model_is_refused_clearly(pack, clip):
+    import dataclasses
+
     import comfy.model_patcher
     import comfy.supported_models
+    from comfy.ldm.flux.model import FluxParams
 
     cfg = {
         "image_model": "flux",
@@ -141,6 +144,8 @@ def test_dit_model_is_refused_clearly(pack, clip):
         "guidance_embed": False,
         "patch_size": 2,
     }
+    if "txt_ids_dims" in {f.name for f in dataclasses.fields(FluxParams)}:  # a required field on newer hosts (0.33.0)
+        cfg["txt_ids_dims"] = []  # Flux.1, as comfy/model_detection.py sets it
     flux = comfy.model_patcher.ModelPatcher(comfy.supported_models.Flux(cfg).get_model({}), "cpu", "cpu")
     with pytest.raises(pack.lrdm_core.errors.LRDMError) as e:
         run_lrdm(pack, flux, clip)

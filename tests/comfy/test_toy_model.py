@@ -97,6 +97,21 @@ def test_vae_is_exact(loaded) -> None:
     assert torch.allclose(again["samples"], z, atol=1e-6)
 
 
+def test_vae_values_and_crop(loaded) -> None:
+    """VAEDecode maps latent v to pixel (v + 1) / 2 (block layout of pixel_shuffle), clamped to [0, 1];
+    VAEEncode crops an RGBA 70x66 image to its centred RGB 64x64, as the host's own VAE does."""
+    vae = loaded[2]
+    z = torch.linspace(-1.5, 1.5, 48 * 64).reshape(1, 48, 8, 8)  # [1, 48, 8, 8]
+    img = comfy_nodes.VAEDecode().decode(vae, {"samples": z})[0]  # [1, 64, 64, 3]
+    blocks = torch.nn.functional.pixel_shuffle(z, 4).repeat_interleave(2, 2).repeat_interleave(2, 3)  # [1, 3, 64, 64]
+    assert torch.equal(img, ((blocks + 1) / 2).clamp(0, 1).movedim(1, -1))
+    assert 0.0 < img.mean() < 1.0 and img.min() == 0.0 and img.max() == 1.0
+    rgba = torch.rand(1, 70, 66, 4)
+    lat = comfy_nodes.VAEEncode().encode(vae, rgba)[0]["samples"]
+    ref = comfy_nodes.VAEEncode().encode(vae, rgba[:, 3:67, 1:65, :3].contiguous())[0]["samples"]
+    assert lat.shape == (1, 48, 8, 8) and torch.equal(lat, ref)
+
+
 def test_samples_through_stock_nodes(loaded) -> None:
     """A few KSampler steps give a finite image in [0, 1]."""
     img = _sample(*loaded, "a red circle and a blue square", seed=3, steps=6)

@@ -83,3 +83,12 @@ def test_phrase_budget_refuses_too_many_tokens_for_one_clip_window():
     with pytest.raises(LayoutError, match="one CLIP window") as e:
         check_phrase_budget(TOK, ["a very long and detailed phrase of many words"] * 9)
     assert "81 tokens for 9 objects" in str(e.value)
+
+
+def test_element_phrases_prefer_the_elements_then_the_lines():
+    from lrdm_core.layout_ops import element_phrases
+
+    elements = [{"type": "obj", "desc": " a kite "}, {"type": "text", "text": "SALE", "desc": ""}, {"desc": ""}, "x"]
+    assert element_phrases(elements, ["l1", "l2", "l3", "l4", "l5"]) == ["a kite", "SALE", "l3", "l4", "l5"]
+    assert element_phrases(None, ["a", "b"]) == ["a", "b"]
+    assert element_phrases([{"desc": ""}], []) == [""]

@@ -30,7 +30,9 @@ EXAMPLES = sorted((REPO / "example_workflows").glob("*.json"))
 def test_pack_loaded_without_import_errors(comfy_server):
     log = comfy_server.log_text()
     pack = srv.PACK_DIR_NAME
-    timing = [line for line in log.splitlines() if re.match(r"\s*[\d.]+ seconds.*: ", line) and pack in line]
+    # "   0.2 seconds: <dir>"; newer hosts put a coloured "[INFO]" before it.
+    plain = [re.sub(r"^\s*(\[[A-Z]+\])?", "", re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in log.splitlines()]
+    timing = [line for line in plain if re.match(r"\s*[\d.]+ seconds.*: ", line) and pack in line]
     assert timing, f"{pack} missing from 'Import times for custom nodes':\n{comfy_server.log_tail()}"
     assert not any("IMPORT FAILED" in line for line in timing), timing
     assert not re.search(rf"Cannot import .*{pack}", log), comfy_server.log_tail()
@@ -156,3 +158,49 @@ def test_example_workflow_produces_an_image(comfy_server, object_info, path, req
     if TEST_LORA_NAME in used:  # every key of the LoRA matched a weight and was patched in
         bad = [ln for ln in log.splitlines() if re.search(r"lora key not loaded|NOT LOADED|ERROR lora", ln)]
         assert not bad, bad[:10]
+
+
+def _layout_from_preview(entry: dict, node: str) -> list[tuple[str, list[float]]]:
+    """(phrase, box) of each object in PreviewAny's text of an LRDM_LAYOUT (the Layout dataclass repr)."""
+    text = "".join(entry["outputs"][node]["text"])
+    found = re.findall(r"phrase='([^']*)', box=\(([^)]*)\)", text)
+    return [(phrase, [float(v) for v in box.split(",")]) for phrase, box in found]
+
+
+def test_layout_from_the_hosts_create_bounding_boxes(comfy_server, object_info):
+    """Core `Create Bounding Boxes` (newer hosts) -> LRDM_LayoutFromBoundingBoxes: its pixel boxes and, per box,
+    the phrase from its `elements` output (the box's description) or else the phrases input's line."""
+    if "CreateBoundingBoxes" not in object_info:
+        assert "LRDM_LayoutFromBoundingBoxes" not in object_info  # registered only beside the host's box types
+        pytest.skip("this ComfyUI has no Create Bounding Boxes node (0.3.75 has no BOUNDING_BOX type)")
+    spec = object_info["LRDM_LayoutFromBoundingBoxes"]["input"]
+    assert spec["optional"]["elements"][0] == "ARRAY"
+    outputs = object_info["CreateBoundingBoxes"]["output"]
+    assert outputs[1:3] == ["BOUNDING_BOX", "ARRAY"], outputs
+    editor_state = [  # what its canvas stores: pixel boxes, descriptions in metadata (box 2 has none)
+        {"x": 32, "y": 64, "width": 128, "height": 256, "metadata": {"type": "obj", "desc": "a hot air balloon"}},
+        {"x": 256, "y": 0, "width": 256, "height": 128, "metadata": {"type": "obj", "desc": ""}},
+    ]
+    prompt = {
+        "1": {"class_type": "CreateBoundingBoxes",
+              "inputs": {"width": 512, "height": 512, "editor_state": {"__value__": editor_state}}},
+        "2": {"class_type": "LRDM_LayoutFromBoundingBoxes",
+              "inputs": {"bboxes": ["1", 1], "elements": ["1", 2], "width": 512, "height": 512,
+                         "phrases": "not used: box 1 has a description\na blue cup", "background": "a meadow",
+                         "frame": 0}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }
+    entry = comfy_server.client.wait(comfy_server.client.submit(prompt), timeout=300)
+    got = _layout_from_preview(entry, "3")
+    assert [p for p, _ in got] == ["a hot air balloon", "a blue cup"], entry["outputs"]
+    assert got[0][1] == pytest.approx([32 / 512, 64 / 512, 160 / 512, 320 / 512])
+    assert got[1][1] == pytest.approx([0.5, 0.0, 1.0, 0.25])
+    # Without the elements link the boxes carry no descriptions (the bboxes output is pixels only): the phrases
+    # input names every box, and a missing line is a clear error.
+    del prompt["2"]["inputs"]["elements"]
+    prompt["2"]["inputs"]["phrases"] = "a red kite\na blue cup"
+    got = _layout_from_preview(comfy_server.client.wait(comfy_server.client.submit(prompt), timeout=300), "3")
+    assert [p for p, _ in got] == ["a red kite", "a blue cup"]
+    prompt["2"]["inputs"]["phrases"] = "a red kite"
+    with pytest.raises(srv.ComfyError, match="a phrase for box 2"):
+        comfy_server.client.wait(comfy_server.client.submit(prompt), timeout=300)

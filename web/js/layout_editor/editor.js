@@ -580,10 +580,14 @@ export class LayoutEditor {
   }
 }
 
-/** Tell the workflow's change tracker (undo/redo, unsaved mark) that the graph changed. */
+/** Tell the workflow's change tracker (undo/redo, unsaved mark) that the graph changed: one undo step.
+ * Current frontends (1.5x) record through captureCanvasState(); checkState() is the name on older ones (1.32.9),
+ * deprecated since (it warns, then captures). */
 function markChanged() {
   try {
-    app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
+    const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+    if (typeof tracker?.captureCanvasState === "function") tracker.captureCanvasState();
+    else tracker?.checkState?.();
   } catch (e) {
     console.debug("LRDM: change tracker unavailable", e);
   }
