@@ -173,10 +173,10 @@ tree: $(TREE_DEP)
 
 models: $(TEST_MODELS)
 
-$(RANDOM_CKPT): tools/hostkit/checkpoint.py | $(VENV_STAMP) tree
+$(RANDOM_CKPT): tools/hostkit/checkpoint.py tools/hostkit/randomweights.py | $(VENV_STAMP) tree
 	$(HOSTKIT) ckpt --tree $(TREE) --out $@
 
-$(RANDOM_SDXL): tools/hostkit/sdxl.py | $(VENV_STAMP) tree
+$(RANDOM_SDXL): tools/hostkit/sdxl.py tools/hostkit/checkpoint.py tools/hostkit/randomweights.py | $(VENV_STAMP) tree
 	$(HOSTKIT) ckpt --arch sdxl --tree $(TREE) --out $@
 
 $(RANDOM_LORA): tools/hostkit/lora.py | $(VENV_STAMP) tree
