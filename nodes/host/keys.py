@@ -10,6 +10,7 @@ RUN_KEY = "lrdm_run"  # transformer_options: the RunState of one sampling run
 OFFSETS_KEY = "lrdm_offsets"  # transformer_options: cond uuid -> input offset of that batch chunk
 BIAS_KEY = "lrdm_bias"  # transformer_options: the BiasPlan of the current evaluation
 BG_KEY = "lrdm_background"  # guider conds: the background layer's conditioning
+ROWS_KEY = "lrdm_rows"  # transformer_options: this calc_cond_batch call's cond indices >= 2 are LRDM's layers
 
 
 def layer_key(i: int) -> str:

@@ -11,7 +11,8 @@ import torch
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import vp_scale
 from ...lrdm_core.raster import paint_order
-from .keys import BG_KEY, OFFSETS_KEY, layer_key
+from .conds import composite_cond
+from .keys import BG_KEY, OFFSETS_KEY, ROWS_KEY, layer_key
 from .state import RunState
 
 log = logging.getLogger("lrdm")
@@ -29,6 +30,7 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     shifts = [xi.to(x.dtype) * scale for xi in state.offsets] if cfg.guidance in ("input", "eps") else None
     opts = dict(model_options)
     to = opts["transformer_options"] = dict(model_options.get("transformer_options", {}))
+    to[ROWS_KEY] = True  # the layers (indices >= 2) present themselves as conditional rows (runtime.ApplyModel)
     if shifts is not None:
         to[OFFSETS_KEY] = {e["uuid"]: shifts[i] for i, layer in enumerate(layers) for e in layer}
     outs = comfy.samplers.calc_cond_batch(guider.inner_model, [background, uncond, *layers], x, timestep, opts)
@@ -38,17 +40,19 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     comp = bg_out * state.bg_weight
     for wgt, out in zip(state.weights, layer_outs, strict=True):
         comp = comp + out * wgt
+    # the pre/post-CFG functions get a consistent pair: calc_cond_batch on `composite` gives `comp`
+    composite = composite_cond(background, layers, state.weights, state.bg_weight)
     for fn in model_options.get("sampler_pre_cfg_function", []):
         comp, un_out = fn(
             {
-                "conds": [background, uncond],
+                "conds": [composite, uncond],
                 "conds_out": [comp, un_out],
                 "cond_scale": guider.cfg,
                 "timestep": timestep,
                 "input": x,
                 "sigma": timestep,
                 "model": guider.inner_model,
-                "model_options": model_options,
+                "model_options": opts,
             }
         )
     return comfy.samplers.cfg_function(
@@ -58,8 +62,8 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
         guider.cfg,
         x,
         timestep,
-        model_options=model_options,
-        cond=background,
+        model_options=opts,
+        cond=composite,
         uncond=uncond,
     )
 
