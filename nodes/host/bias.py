@@ -18,6 +18,7 @@ from .state import RunState
 log = logging.getLogger("lrdm")
 
 
+
 @dataclass
 class BiasPlan:
     """Which cond chunks get a bias, the object columns, regions and segments, and a cache per resolution."""
