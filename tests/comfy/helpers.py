@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import comfy.patcher_extension
 import torch
 from comfy.patcher_extension import WrappersMP
@@ -13,20 +15,19 @@ LAYOUT_JSON = (
     '{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
     ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}'
 )
-METHOD = dict(
-    t0=0.5,
-    strength=1.0,
-    strength_out=1.0,
-    top_k=0,
-    guidance="input",
-    capture_blocks="paper",
-    capture_source="auto",
-    composition="shared",
-    attn_bias=0.0,
-    delta_space="latent",
-    self_bias=0.0,
-    bias_end=1.0,
-)
+
+
+def _presets() -> tuple[dict, dict]:
+    """The node defaults (LRDM+, region biases on) and the paper's preset, as node inputs."""
+    from conftest import load_pack
+
+    pack = load_pack()
+    as_inputs, presets = pack.nodes.params.node_kwargs, pack.lrdm_core.config.PRESETS
+    return as_inputs(presets["plus"]), as_inputs(presets["paper"])
+
+
+METHOD, PAPER = _presets()  # shared settings of the tier: the node defaults; PAPER where a test says why
+OFF = dict(PAPER, t0=0.0)  # LRDM with nothing to do (the paper's preset has no region bias; no window): stock
 
 
 def latent(size: int = 16, batch: int = 1, value: float = 0.0) -> dict:
@@ -116,13 +117,14 @@ def with_counter(model) -> tuple[object, EvalCounter]:
 
 
 def model_state(model) -> str:
-    """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches)."""
-    return repr(
+    """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches), object
+    addresses left out."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(
         (
             sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
             {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
             {k: len(v) for k, v in model.callbacks.items()},
             sorted(model.patches),
             sorted(model.attachments),
-        )
+        ))
     )
