@@ -119,12 +119,16 @@ def with_counter(model) -> tuple[object, EvalCounter]:
 def model_state(model) -> str:
     """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches), object
     addresses left out."""
-    return re.sub(r" at 0x[0-9a-f]+", "", repr(
-        (
-            sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
-            {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
-            {k: len(v) for k, v in model.callbacks.items()},
-            sorted(model.patches),
-            sorted(model.attachments),
-        ))
+    return re.sub(
+        r" at 0x[0-9a-f]+",
+        "",
+        repr(
+            (
+                sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
+                {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
+                {k: len(v) for k, v in model.callbacks.items()},
+                sorted(model.patches),
+                sorted(model.attachments),
+            )
+        ),
     )

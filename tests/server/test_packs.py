@@ -114,8 +114,9 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
     ckpt = g.add("CheckpointLoaderSimple", ckpt_name=TEST_SDXL_CKPT_NAME if arch == "sdxl" else TEST_CKPT_NAME)
     model, clip = link(ckpt, 0), link(ckpt, 1)
     if ("lora",) in patches:
-        lo = g.add("LoraLoader", model=model, clip=clip, lora_name=TEST_LORA_NAME, strength_model=1.0,
-                   strength_clip=1.0)
+        lo = g.add(
+            "LoraLoader", model=model, clip=clip, lora_name=TEST_LORA_NAME, strength_model=1.0, strength_clip=1.0
+        )
         model, clip = link(lo, 0), link(lo, 1)
     for p in patches:
         if p[1:] == ("before",):
@@ -123,8 +124,9 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
     if lrdm is not None:
         preset, n = lrdm
         lay = g.add("LRDM_LayoutFromJSON", json=layout_json(n))
-        model = link(g.add("LRDM_ApplyLayout", model=model, clip=clip, layout=link(lay), prompt=PROMPT,
-                           **method(preset)))
+        model = link(
+            g.add("LRDM_ApplyLayout", model=model, clip=clip, layout=link(lay), prompt=PROMPT, **method(preset))
+        )
     for p in patches:
         if p[1:] == ("after",):
             model = patch_model(g, p[0], model, arch)
@@ -136,16 +138,43 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
         hint = link(g.add("EmptyImage", width=64, height=64, batch_size=1, color=0x808080))
         if p[1] == "core":
             net = g.add("ControlNetLoader", control_net_name=CONTROLNET_NAMES[arch])
-            applied = g.add("ControlNetApplyAdvanced", positive=pos, negative=neg, control_net=link(net),
-                            image=hint, strength=1.0, start_percent=0.0, end_percent=1.0)
+            applied = g.add(
+                "ControlNetApplyAdvanced",
+                positive=pos,
+                negative=neg,
+                control_net=link(net),
+                image=hint,
+                strength=1.0,
+                start_percent=0.0,
+                end_percent=1.0,
+            )
         else:
             net = g.add("ACN_ControlNetLoaderAdvanced", cnet=CONTROLNET_NAMES[arch])
-            applied = g.add("ACN_AdvancedControlNetApply_v2", positive=pos, negative=neg, control_net=link(net),
-                            image=hint, strength=1.0, start_percent=0.0, end_percent=1.0)
+            applied = g.add(
+                "ACN_AdvancedControlNetApply_v2",
+                positive=pos,
+                negative=neg,
+                control_net=link(net),
+                image=hint,
+                strength=1.0,
+                start_percent=0.0,
+                end_percent=1.0,
+            )
         pos, neg = link(applied, 0), link(applied, 1)
     latent = g.add("EmptyLatentImage", width=64, height=64, batch_size=1)
-    sampled = g.add("KSampler", model=model, positive=pos, negative=neg, latent_image=link(latent), seed=7,
-                    steps=STEPS, cfg=6.0, sampler_name="euler", scheduler="normal", denoise=1.0)
+    sampled = g.add(
+        "KSampler",
+        model=model,
+        positive=pos,
+        negative=neg,
+        latent_image=link(latent),
+        seed=7,
+        steps=STEPS,
+        cfg=6.0,
+        sampler_name="euler",
+        scheduler="normal",
+        denoise=1.0,
+    )
     g.add("LRDMTest_LatentValues", samples=link(sampled))
     return g.nodes
 
@@ -191,20 +220,40 @@ def check_stack(server, info, thirdparty, arch: str, preset: str, n: int, patche
 
 def test_issue_graph_lora_ipadapter_lrdm_pag_controlnet_2_objects(comfy_server, object_info, thirdparty):
     """Checkpoint -> LoRA -> IPAdapter -> FreeU -> LRDM (defaults) -> PAG -> KSampler, ControlNet on the conds."""
-    check_stack(comfy_server, object_info, thirdparty, "sd15", "plus", 2,
-                (("lora",), ("ipadapter", "before"), ("freeu", "before"), ("pag", "after"),
-                 ("controlnet", "core")))
+    check_stack(
+        comfy_server,
+        object_info,
+        thirdparty,
+        "sd15",
+        "plus",
+        2,
+        (("lora",), ("ipadapter", "before"), ("freeu", "before"), ("pag", "after"), ("controlnet", "core")),
+    )
 
 
 def test_sag_reference_attn1_patch_ipadapter_after_lrdm_4_objects(comfy_server, object_info, thirdparty):
     """SAG and a key-extending attn1_patch before LRDM (defaults: self_bias on), IPAdapter after it."""
-    check_stack(comfy_server, object_info, thirdparty, "sd15", "plus", 4,
-                (("sag", "before"), ("extend_keys", "before"), ("ipadapter", "after")))
+    check_stack(
+        comfy_server,
+        object_info,
+        thirdparty,
+        "sd15",
+        "plus",
+        4,
+        (("sag", "before"), ("extend_keys", "before"), ("ipadapter", "after")),
+    )
 
 
 def test_paper_preset_ipadapter_pag_reference_controlnet_1_object(comfy_server, object_info, thirdparty):
-    check_stack(comfy_server, object_info, thirdparty, "sd15", "paper", 1,
-                (("ipadapter", "before"), ("pag", "before"), ("extend_keys", "before"), ("controlnet", "core")))
+    check_stack(
+        comfy_server,
+        object_info,
+        thirdparty,
+        "sd15",
+        "paper",
+        1,
+        (("ipadapter", "before"), ("pag", "before"), ("extend_keys", "before"), ("controlnet", "core")),
+    )
 
 
 def test_advanced_controlnet_1_object(comfy_server, object_info, thirdparty):
@@ -215,8 +264,9 @@ def test_advanced_controlnet_1_object(comfy_server, object_info, thirdparty):
 
 
 def test_sdxl_ipadapter_before_lrdm_and_controlnet_2_objects(comfy_server, object_info, thirdparty, test_sdxl_ckpt):
-    check_stack(comfy_server, object_info, thirdparty, "sdxl", "plus", 2,
-                (("ipadapter", "before"), ("controlnet", "core")))
+    check_stack(
+        comfy_server, object_info, thirdparty, "sdxl", "plus", 2, (("ipadapter", "before"), ("controlnet", "core"))
+    )
 
 
 def test_sdxl_ipadapter_after_lrdm_4_objects_paper_preset(comfy_server, object_info, thirdparty, test_sdxl_ckpt):
