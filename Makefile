@@ -46,7 +46,10 @@ RANDOM_CKPT := $(CACHE)/models/lrdm_random_sd15.safetensors
 # Stand-ins for the SDXL and LoRA example workflows in the server tests (tools/hostkit/sdxl.py, lora.py).
 RANDOM_SDXL := $(CACHE)/models/lrdm_random_sdxl.safetensors
 RANDOM_LORA := $(CACHE)/models/lrdm_random_sd15_lora.safetensors
-TEST_MODELS := $(RANDOM_CKPT) $(RANDOM_SDXL) $(RANDOM_LORA)
+# Random CLIP vision, IPAdapter and ControlNet files for the third-party packs (tools/hostkit/packmodels.py).
+PACK_MODELS := $(CACHE)/models/packs
+PACK_MODELS_STAMP := $(PACK_MODELS)/.stamp
+TEST_MODELS := $(RANDOM_CKPT) $(RANDOM_SDXL) $(RANDOM_LORA) $(PACK_MODELS_STAMP)
 DEMO_MODEL ?=
 DEMO_WORKFLOW ?= $(if $(CKPT),example_workflows/lrdm_sd15_basic.json,example_workflows/lrdm_demo.json)
 DEMO_SET ?=
@@ -81,7 +84,8 @@ help:
 	@echo "  host          venv ($(VENV), Python 3.11, pinned) + ComfyUI tree ($(TREE)) + pack symlink"
 	@echo "                [COMFY_HOST=newest: .venv-new + ComfyUI $(NEWEST_VERSION) copied from $(NEWEST_SRC)]"
 	@echo "  models        random-weight test models in $(CACHE)/models: SD1.5 checkpoint (2.1 GB),"
-	@echo "                SDXL-architecture checkpoint (1.6 GB), SD1.5 LoRA (5 MB)"
+	@echo "                SDXL-architecture checkpoint (1.6 GB), SD1.5 LoRA (5 MB), CLIP vision,"
+	@echo "                IPAdapter and ControlNet files for the third-party packs (1.3 GB)"
 	@echo "  demo          run $(DEMO_WORKFLOW) on a headless ComfyUI; images -> $(OUT)/  [CKPT=file]"
 	@echo "  run           WORKFLOW=ui.json [CKPT=file] [OUT=dir] [URL=http://host:port] [SET='steps=4 ...']"
 	@echo "                [SHRINK=1: 64x64, batch 1, <= 3 steps, as in the server tests]"
@@ -182,6 +186,11 @@ $(RANDOM_SDXL): tools/hostkit/sdxl.py tools/hostkit/checkpoint.py tools/hostkit/
 $(RANDOM_LORA): tools/hostkit/lora.py | $(VENV_STAMP) tree
 	$(HOSTKIT) lora --tree $(TREE) --out $@
 
+$(PACK_MODELS_STAMP): tools/hostkit/packmodels.py $(RANDOM_CKPT) $(RANDOM_SDXL) | $(VENV_STAMP) tree
+	rm -rf $(PACK_MODELS)
+	$(HOSTKIT) packmodels --tree $(TREE) --sd15 $(RANDOM_CKPT) --sdxl $(RANDOM_SDXL) --out $(PACK_MODELS)
+	touch $@
+
 # --- run / demo / serve -----------------------------------------------------------------------
 
 run: host $(filter $(RANDOM_CKPT),$(CKPT))
@@ -267,7 +276,7 @@ test-comfy: host
 	$(call pytest_tier,tests/comfy,COMFYUI_PATH="$(TREE)")
 
 TEST_MODEL_ENV := LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_TEST_SDXL_CKPT="$(abspath $(RANDOM_SDXL))" \
-	LRDM_TEST_LORA="$(abspath $(RANDOM_LORA))"
+	LRDM_TEST_LORA="$(abspath $(RANDOM_LORA))" LRDM_PACK_MODELS="$(abspath $(PACK_MODELS))"
 
 test-server: host $(TEST_MODELS)
 	$(call pytest_tier,tests/server,COMFYUI_PATH="$(TREE)" $(TEST_MODEL_ENV))

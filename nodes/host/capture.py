@@ -9,7 +9,7 @@ import torch
 
 from ...lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
 from ...lrdm_core.config import CaptureSource
-from .keys import layer_key
+from .keys import ROWS_KEY, layer_key
 from .unet import output_cross_attention, select_blocks
 
 
@@ -83,7 +83,9 @@ def capture_maps(guider, spec, x_t: torch.Tensor, sigma: torch.Tensor, model_opt
     conds, columns, sources = _capture_plan(guider, spec)
     periods = context_lengths(conds)
     opts = comfy.model_patcher.create_model_options_clone(model_options)
-    attn2 = opts.setdefault("transformer_options", {}).setdefault("patches_replace", {}).setdefault("attn2", {})
+    to = opts.setdefault("transformer_options", {})
+    to[ROWS_KEY] = len(conds)  # conds: [prompt or None, None, *layers]: every row after index 1 is conditional
+    attn2 = to.setdefault("patches_replace", {}).setdefault("attn2", {})
     for blk in select_blocks(output_cross_attention(guider.model_patcher), spec.config.capture_blocks):
         for idx in range(blk.n_transformers):
             key = ("output", blk.block_id, idx)
@@ -118,7 +120,10 @@ def context_length(cond: dict) -> int | None:
 
 
 def _capture_plan(guider, spec):
-    """Which conds to evaluate and which token columns to record; per object its (uuid, column ids)."""
+    """Which conds to evaluate and which token columns to record; per object its (uuid, column ids).
+
+    The conds are [prompt or None, None, *layers]: index 1 is the unconditional slot (left empty), so the layers
+    sit where layered steps put them (>= 2) and present themselves as conditional rows (ApplyModel)."""
     source = spec.config.capture_source
     positive = guider.conds.get("positive") or []
     pos_uid = positive[0]["uuid"] if positive else None
@@ -142,5 +147,4 @@ def _capture_plan(guider, spec):
             sources.append((uid, list(range(len(spec.phrase_positions[i])))))
     if prompt_cols:
         columns[pos_uid] = prompt_cols
-        conds.insert(0, positive[:1])
-    return conds, columns, sources
+    return [positive[:1] if prompt_cols else None, None, *conds], columns, sources

@@ -10,6 +10,7 @@ RUN_KEY = "lrdm_run"  # transformer_options: the RunState of one sampling run
 OFFSETS_KEY = "lrdm_offsets"  # transformer_options: cond uuid -> input offset of that batch chunk
 BIAS_KEY = "lrdm_bias"  # transformer_options: the BiasRun of the current evaluation
 BG_KEY = "lrdm_background"  # guider conds: the background layer's conditioning
+ROWS_KEY = "lrdm_rows"  # transformer_options: n, LRDM's layer rows at cond indices 2..n+1 (more: their unconds)
 OVERRIDE_KEY = "optimized_attention_override"  # ComfyUI's own transformer_options key (wrap_attn), chained
 
 

@@ -14,7 +14,8 @@ from ...lrdm_core.config import Guidance
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import vp_scale
 from ...lrdm_core.raster import paint_order
-from .keys import BG_KEY, OFFSETS_KEY, layer_key
+from .conds import composite_cond
+from .keys import BG_KEY, OFFSETS_KEY, ROWS_KEY, layer_key
 from .state import RunState
 
 log = logging.getLogger("lrdm")
@@ -40,6 +41,7 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     layer_unconds = _layer_unconds(state, uncond, len(layers)) if shifts is not None and uncond else []
     opts = dict(model_options)
     to = opts["transformer_options"] = dict(model_options.get("transformer_options", {}))
+    to[ROWS_KEY] = len(layers)  # layers (indices 2..n+1) present as cond rows, their unconds as uncond (ApplyModel)
     if shifts is not None:
         to[OFFSETS_KEY] = {
             e["uuid"]: shifts[i] for rows in (layers, layer_unconds) for i, cond in enumerate(rows) for e in cond
@@ -55,17 +57,19 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
             layer_un = [o - s for o, s in zip(layer_un, shifts, strict=True)]
     comp = compose(bg_out, layer_outs, state.weights, state.bg_weight)
     un_comp = compose(un_out, layer_un, state.weights, state.bg_weight) if layer_unconds else un_out
+    # the pre/post-CFG functions get a consistent pair: calc_cond_batch on `composite` gives `comp`
+    composite = composite_cond(background, layers, state.weights, state.bg_weight)
     for fn in model_options.get("sampler_pre_cfg_function", []):
         comp, un_comp = fn(
             {
-                "conds": [background, uncond],
+                "conds": [composite, uncond],
                 "conds_out": [comp, un_comp],
                 "cond_scale": guider.cfg,
                 "timestep": timestep,
                 "input": x,
                 "sigma": timestep,
                 "model": guider.inner_model,
-                "model_options": model_options,
+                "model_options": opts,
             }
         )
     return comfy.samplers.cfg_function(
@@ -75,8 +79,8 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
         guider.cfg,
         x,
         timestep,
-        model_options=model_options,
-        cond=background,
+        model_options=opts,
+        cond=composite,
         uncond=uncond,
     )
 

@@ -17,12 +17,14 @@ from comfy.patcher_extension import WrappersMP
 
 from ...lrdm_core.composition import shift_chunks, state_shift
 from ...lrdm_core.config import Composition, DeltaSpace, Guidance
+from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ...lrdm_core.window import Window, sigma_threshold
 from .bias import bias_plan, bias_run, install_markers, with_bias
 from .capture import capture_maps
-from .keys import BG_KEY, OFFSETS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
+from .conds import as_conditional, dress_like_positive
+from .keys import BG_KEY, OFFSETS_KEY, ROWS_KEY, RUN_KEY, WRAPPER_KEY, layer_key
 from .layered import fuse_at_t0, initial_state, layered_prediction
 from .spec import prompt_mismatch
 from .state import LRDMSpec, RunState
@@ -65,14 +67,15 @@ class OuterSample:
 
     def __call__(self, executor, *args, **kwargs):
         guider = executor.class_obj
+        positive = guider.conds.get("positive")
+        extra = {layer_key(i): cond for i, cond in enumerate(self.spec.layer_conds)}
+        if self.spec.background_cond is not None:
+            extra[BG_KEY] = self.spec.background_cond
         added = []
         if self.spec.config.t0 > 0 or self.spec.config.needs_capture():
-            for i, cond in enumerate(self.spec.layer_conds):
-                guider.conds[layer_key(i)] = comfy.sampler_helpers.convert_cond(cond)
-                added.append(layer_key(i))
-            if self.spec.background_cond is not None:
-                guider.conds[BG_KEY] = comfy.sampler_helpers.convert_cond(self.spec.background_cond)
-                added.append(BG_KEY)
+            for key, cond in extra.items():  # each with the positive's ControlNet, GLIGEN, area/mask, hooks
+                guider.conds[key] = dress_like_positive(comfy.sampler_helpers.convert_cond(cond), positive)
+                added.append(key)
         try:
             return executor(*args, **kwargs)
         finally:
@@ -103,16 +106,16 @@ class SamplerSample:
         state = RunState(self.spec, threshold, masks.to(noise.dtype), weights.to(noise.dtype), bg.to(noise.dtype))
         sampler_function = getattr(executor.class_obj, "sampler_function", None)
         state.window = Window(sigmas, cfg.t0, sampler_function)
-        if cfg.needs_capture():
-            noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
-        if self.spec.observer is not None:
-            self.spec.observer(state)
-        if cfg.biased():
-            state.bias_window = Window(sigmas, cfg.bias_end, sampler_function)
-            bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
-        transformer_options[RUN_KEY] = state
+        transformer_options[RUN_KEY] = state  # before the capture: ApplyModel checks every U-Net input against it
         try:
+            if cfg.needs_capture():
+                noise = self._guidance(state, guider, sigmas, extra_args, noise, args[0] if args else None)
+            if self.spec.observer is not None:
+                self.spec.observer(state)
+            if cfg.biased():
+                state.bias_window = Window(sigmas, cfg.bias_end, sampler_function)
+                bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
             if threshold is not None and cfg.composition is Composition.FUSE:
                 return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
@@ -181,8 +184,26 @@ class ApplyModel:
         transformer_options=None,
         **kwargs,
     ):
-        offsets = (transformer_options or {}).get(OFFSETS_KEY)
-        uuids = (transformer_options or {}).get("uuids")
+        to = transformer_options or {}
+        state: RunState | None = to.get(RUN_KEY)
+        if state is not None and tuple(x.shape[-2:]) != tuple(state.masks.shape[-2:]):
+            raise tiled_input_error(tuple(x.shape[-2:]), tuple(state.masks.shape[-2:]))
+        if to.get(ROWS_KEY) and "cond_or_uncond" in to:  # LRDM's layer rows present themselves as cond rows
+            transformer_options = {**to, "cond_or_uncond": as_conditional(to["cond_or_uncond"], to[ROWS_KEY])}
+        offsets = to.get(OFFSETS_KEY)
+        uuids = to.get("uuids")
         if offsets and uuids:
             x = shift_chunks(x, uuids, offsets)
         return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
+
+
+def tiled_input_error(got: tuple, latent: tuple):
+    """The refusal when something (tiled sampling, MultiDiffusion) hands the U-Net part of the latent."""
+    return user_error(
+        f"the U-Net to see the whole {latent[0]}x{latent[1]} latent in each call (LRDM's regions, offsets and "
+        "biases are laid out on it)",
+        f"a {got[0]}x{got[1]} input: a node in the graph (tiled / MultiDiffusion sampling, a model-function "
+        "wrapper) calls the U-Net on tiles",
+        "Use LRDM without tiled sampling (sample the layout first, then upscale or refine the image with the "
+        "tiled sampler in a second pass without LRDM).",
+    )

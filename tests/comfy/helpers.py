@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import comfy.patcher_extension
 import torch
 from comfy.patcher_extension import WrappersMP
@@ -14,8 +16,16 @@ LAYOUT_JSON = (
     '{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
     ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}'
 )
-# The paper's preset with a longer window (t0 0.5) so that 4-step runs have 2 layered steps.
-METHOD = dict(bootstrap.pack_module("lrdm_core.config").PRESETS["paper"].to_dict(), t0=0.5)
+
+
+def _presets() -> tuple[dict, dict]:
+    """The node defaults (LRDM+, region biases on) and the paper's preset, as node inputs."""
+    presets = bootstrap.pack_module("lrdm_core.config").PRESETS
+    return presets["plus"].to_dict(), presets["paper"].to_dict()
+
+
+METHOD, PAPER = _presets()  # shared settings of the tier: the node defaults; PAPER where a test says why
+OFF = dict(PAPER, t0=0.0)  # LRDM with nothing to do (the paper's preset has no region bias; no window): stock
 
 
 def latent(size: int = 16, batch: int = 1, value: float = 0.0) -> dict:
@@ -105,13 +115,18 @@ def with_counter(model) -> tuple[object, EvalCounter]:
 
 
 def model_state(model) -> str:
-    """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches)."""
-    return repr(
-        (
-            sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
-            {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
-            {k: len(v) for k, v in model.callbacks.items()},
-            sorted(model.patches),
-            sorted(model.attachments),
-        )
+    """A printable fingerprint of what a ModelPatcher carries (options, wrappers, callbacks, patches), object
+    addresses left out."""
+    return re.sub(
+        r" at 0x[0-9a-f]+",
+        "",
+        repr(
+            (
+                sorted(comfy.patcher_extension.copy_nested_dicts(model.model_options).items(), key=str),
+                {k: {kk: len(v) for kk, v in w.items()} for k, w in model.wrappers.items()},
+                {k: len(v) for k, v in model.callbacks.items()},
+                sorted(model.patches),
+                sorted(model.attachments),
+            )
+        ),
     )

@@ -83,7 +83,7 @@ def test_tiny_sdxl_lrdm_runs(tiny_sdxl, pack) -> None:
     counted, counter = with_counter(model)
     out = run_lrdm(pack, counted, clip, steps=2, lat={"samples": torch.zeros(1, 4, 8, 8)}, t0=0.5)
     k, n = 1, 2
-    assert counter.rows == 1 + k * (2 * n + 2) + (2 - k) * 2  # the paper's preset: an uncond per shifted layer
+    assert counter.rows == 1 + k * (n + 2) + (2 - k) * 2  # node defaults (guidance state): one shared uncond row
     assert out.shape == (1, 4, 8, 8) and torch.isfinite(out).all()
 
 

@@ -1,7 +1,8 @@
 """LRDM stacked with ComfyUI's own patch nodes (comfy_extras) and a LoRA loaded the way LoraLoader loads it.
 
 For every stack the same three facts are checked on the tiny SD1.5 model (8x8 latent, 3 steps, t0 = 2/3):
-  off:   LRDM with t0 = 0 and zero strength on the patched model == the stock KSampler on it, bit for bit
+  off:   LRDM switched off (the paper's preset, t0 = 0, zero strength) on the patched model == the stock
+         KSampler on it, bit for bit
          (LRDM adds nothing and drops nothing of the patch);
   patch: LRDM on the patched model != LRDM on the plain model (the patch still acts under LRDM);
   lrdm:  LRDM on the patched model != the stock KSampler on it (LRDM still acts under the patch);
@@ -20,7 +21,7 @@ import torch
 from comfy_extras.nodes_freelunch import FreeU
 from comfy_extras.nodes_pag import PerturbedAttentionGuidance
 from comfy_extras.nodes_sag import SelfAttentionGuidance
-from helpers import METHOD, PROMPT, latent, layout, run_lrdm, run_stock
+from helpers import METHOD, OFF, PROMPT, latent, layout, run_lrdm, run_stock
 
 import nodes as comfy_nodes
 
@@ -128,7 +129,7 @@ def plain_lrdm(pack, sd15, clip):
 @pytest.mark.parametrize("name", list(STACKS))
 def test_lrdm_and_the_patch_both_act(pack, sd15, clip, plain_lrdm, name):
     model, pclip, calls = STACKS[name](sd15, clip)
-    off = _lrdm(pack, model, pclip, t0=0.0, strength=0.0, strength_out=0.0)
+    off = _lrdm(pack, model, pclip, **dict(OFF, strength=0.0, strength_out=0.0))
     assert torch.equal(off, _stock(model, pclip)), "LRDM switched off changed the patched model's output"
     if calls is not None:
         calls[0] = 0

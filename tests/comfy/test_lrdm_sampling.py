@@ -8,13 +8,15 @@ import comfy.samplers
 import pytest
 import torch
 from conftest import build_model
-from helpers import PROMPT, latent, layout, model_state, run_lrdm, run_stock, with_counter
+from helpers import OFF, PAPER, PROMPT, latent, layout, model_state, run_lrdm, run_stock, with_counter
 
 
-def test_off_equals_stock_bit_for_bit(pack, sd15, clip):
+def test_off_paper_preset_at_t0_0_equals_stock_bit_for_bit(pack, sd15, clip):
+    """The node defaults always act (x_T shift, region biases); switched off = the paper's preset at t0 0."""
     ref = run_stock(sd15, clip)
-    assert torch.equal(run_lrdm(pack, sd15, clip, t0=0.0, strength=0.0, strength_out=0.0), ref)
-    assert torch.equal(run_lrdm(pack, sd15, clip, t0=0.0), ref)  # no window: no capture, plain CFG
+    assert torch.equal(run_lrdm(pack, sd15, clip, **dict(OFF, strength=0.0, strength_out=0.0)), ref)
+    assert torch.equal(run_lrdm(pack, sd15, clip, **OFF), ref)  # no window: no capture, plain CFG
+    assert not torch.equal(run_lrdm(pack, sd15, clip, t0=0.0), ref)  # the defaults' 'state' shift and biases
 
 
 def test_lrdm_changes_the_result_and_is_deterministic(pack, sd15, clip):
@@ -40,7 +42,10 @@ def test_eval_count_matches_the_formula(pack, sd15, clip):
     counted, counter = with_counter(sd15)
     run_lrdm(pack, counted, clip, steps=steps, t0=0.5)
     k = round(0.5 * steps)
-    assert counter.rows == 1 + k * (2 * n + 2) + (steps - k) * 2  # capture + layered (CFG per layer) + plain CFG
+    assert counter.rows == 1 + k * (n + 2) + (steps - k) * 2  # node defaults: capture + layered + plain CFG
+    counted, counter = with_counter(sd15)
+    run_lrdm(pack, counted, clip, steps=steps, **dict(PAPER, t0=0.5))  # the paper's: CFG per shifted layer
+    assert counter.rows == 1 + k * (2 * n + 2) + (steps - k) * 2
     counted, counter = with_counter(sd15)
     run_lrdm(pack, counted, clip, steps=steps, t0=0.5, cfg=1.0)  # ComfyUI skips uncond at cfg 1
     assert counter.rows == 1 + k * (n + 1) + (steps - k) * 1
@@ -192,28 +197,29 @@ def test_authors_fuse_mode_runs_layers_as_trajectories(pack, sd15, clip):
         run_lrdm(pack, sd15, clip, lat=lat, composition="fuse")
 
 
-def test_region_bias_after_t0(pack, sd15, clip):
-    base = run_lrdm(pack, sd15, clip)
-    biased = run_lrdm(pack, sd15, clip, attn_bias=3.0)
+def test_region_bias_alone_on_the_papers_preset(pack, sd15, clip):
+    """The paper's preset (no bias) isolates attn_bias: it changes the result and costs no evaluation."""
+    base = run_lrdm(pack, sd15, clip, **PAPER)
+    biased = run_lrdm(pack, sd15, clip, **dict(PAPER, attn_bias=3.0))
     assert torch.isfinite(biased).all() and not torch.equal(base, biased)
     # the bias alone (no layered window) is the attention-bias baseline: still only the stock evaluations
     counted, counter = with_counter(sd15)
-    only_bias = run_lrdm(pack, counted, clip, steps=4, t0=0.0, attn_bias=3.0)
+    only_bias = run_lrdm(pack, counted, clip, steps=4, **dict(OFF, attn_bias=3.0))
     assert counter.rows == 4 * 2 and not torch.equal(only_bias, run_stock(sd15, clip))
 
 
-def test_self_bias_takes_no_replace_and_costs_no_evaluation(pack, sd15, clip):
+def test_self_bias_alone_without_attn_bias_takes_no_replace_and_costs_no_evaluation(pack, sd15, clip):
     config = pack.lrdm_core.config.LRDMConfig(attn_bias=0.0, self_bias=2.0)
     spec = pack.nodes.host.spec.build_spec(clip, layout(pack), PROMPT, config)
     options = pack.nodes.host.runtime.install(sd15, spec).model_options["transformer_options"]
     assert "patches_replace" not in options  # only the two markers, in the chained patch lists
     assert [p.kind for p in options["patches"]["attn1_patch"] + options["patches"]["attn2_patch"]] == ["attn1", "attn2"]
     counted, counter = with_counter(sd15)
-    only_self = run_lrdm(pack, counted, clip, steps=4, t0=0.0, self_bias=2.0)
+    only_self = run_lrdm(pack, counted, clip, steps=4, **dict(OFF, self_bias=2.0))
     assert counter.rows == 4 * 2 and torch.isfinite(only_self).all()
     assert not torch.equal(only_self, run_stock(sd15, clip))
-    both = run_lrdm(pack, sd15, clip, attn_bias=3.0, self_bias=2.0)
-    assert not torch.equal(both, run_lrdm(pack, sd15, clip, attn_bias=3.0))
+    both = run_lrdm(pack, sd15, clip, **dict(PAPER, attn_bias=3.0, self_bias=2.0))
+    assert not torch.equal(both, run_lrdm(pack, sd15, clip, **dict(PAPER, attn_bias=3.0)))
 
 
 def test_rgb_delta_lies_in_the_colour_span(pack, sd15, clip):
@@ -228,7 +234,7 @@ def test_rgb_delta_lies_in_the_colour_span(pack, sd15, clip):
         pixels = xi.permute(0, 2, 3, 1).reshape(-1, xi.shape[1])  # [B*H*W, C]
         assert pixels.abs().max() > 0
         assert torch.allclose(pack.lrdm_core.guidance.colour_part(pixels, f), pixels, atol=1e-4)
-    assert not torch.equal(run_lrdm(pack, sd15, clip, delta_space="rgb"), run_lrdm(pack, sd15, clip))
+    assert not torch.equal(run_lrdm(pack, sd15, clip), run_lrdm(pack, sd15, clip, delta_space="latent"))
 
 
 def test_region_bias_also_acts_with_the_fuse_composition(pack, sd15, clip):
@@ -237,7 +243,7 @@ def test_region_bias_also_acts_with_the_fuse_composition(pack, sd15, clip):
 
 
 def test_bias_end_limits_the_region_bias_to_the_first_steps(pack, sd15, clip):
-    base = run_lrdm(pack, sd15, clip, steps=6)
+    base = run_lrdm(pack, sd15, clip, steps=6, attn_bias=0.0, self_bias=0.0)  # the reference: biases off
     assert torch.equal(run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0, bias_end=0.0), base)
     early = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0, bias_end=0.5)
     full = run_lrdm(pack, sd15, clip, steps=6, attn_bias=3.0, self_bias=2.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import comfy.ldm.modules.attention as comfy_attention
 import torch
-from helpers import PROMPT, layout, model_state, run_lrdm, run_stock
+from helpers import OFF, PROMPT, layout, model_state, run_lrdm, run_stock
 
 
 class CountingReplace:
@@ -50,12 +50,12 @@ def test_attn2_patch_and_output_patch_stack(pack, sd15, clip):
     assert seen["patch"] > 0 and seen["out"] == seen["patch"]
 
 
-def test_lora_patched_weights_are_used(pack, sd15, clip):
+def test_lora_patched_weights_are_used_and_lrdm_off_is_stock(pack, sd15, clip):
     lora = sd15.clone()
     key = "diffusion_model.out.2.weight"
     weight = sd15.model.state_dict()[key]
     lora.add_patches({key: (torch.full_like(weight, 0.01),)}, 1.0)
-    assert torch.equal(run_lrdm(pack, lora, clip, t0=0.0), run_stock(lora, clip))
+    assert torch.equal(run_lrdm(pack, lora, clip, **OFF), run_stock(lora, clip))  # OFF: paper preset, t0 0
     assert not torch.equal(run_lrdm(pack, lora, clip), run_lrdm(pack, sd15, clip))
 
 

@@ -15,4 +15,5 @@ from hostkit.fixtures import (  # noqa: E402,F401
     test_ckpt,
     test_lora,
     test_sdxl_ckpt,
+    thirdparty,
 )

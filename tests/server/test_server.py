@@ -204,3 +204,33 @@ def test_layout_from_the_hosts_create_bounding_boxes(comfy_server, object_info):
     prompt["2"]["inputs"]["phrases"] = "a red kite"
     with pytest.raises(srv.ComfyError, match="a phrase for box 2"):
         comfy_server.client.wait(comfy_server.client.submit(prompt), timeout=300)
+
+
+def _sampled_latent(server, prompt: dict, sampler_id: str):
+    """Run the prompt with the test-only LRDMTest_LatentValues on one sampler's output; its latent."""
+    import torch
+
+    prompt = {**prompt, "lrdm_values": {"class_type": "LRDMTest_LatentValues", "inputs": {"samples": [sampler_id, 0]}}}
+    entry = server.client.wait(server.client.submit(prompt), timeout=900)
+    out = entry["outputs"]["lrdm_values"]
+    return torch.tensor(out["values"]).reshape(out["shape"])
+
+
+@pytest.mark.slow
+def test_lora_pag_example_applies_pag_and_lrdm(comfy_server, object_info, request):
+    """lrdm_lora_pag: PAG (before LRDM, node defaults) changes the result, and so does LRDM beside it."""
+    prompt = wf.ui_to_api(wf.load_workflow(REPO / "example_workflows" / "lrdm_lora_pag.json"), object_info)
+    use_test_models(prompt, request)
+    wf.shrink(prompt, size=64, max_steps=3)
+    pag = next(k for k, n in prompt.items() if n["class_type"] == "PerturbedAttentionGuidance")
+    lrdm = next(k for k, n in prompt.items() if n["class_type"] == "LRDM_ApplyLayout")
+    sampler = next(k for k, n in prompt.items() if n["class_type"] == "KSampler")
+    assert prompt[pag]["inputs"]["scale"] > 0 and prompt[lrdm]["inputs"]["model"] == [pag, 0]
+    shipped = _sampled_latent(comfy_server, prompt, sampler)
+    no_pag = json.loads(json.dumps(prompt))
+    no_pag[pag]["inputs"]["scale"] = 0.0  # PAG's own off switch: its post-CFG function returns early
+    no_lrdm = json.loads(json.dumps(prompt))
+    no_lrdm[sampler]["inputs"]["model"] = [pag, 0]
+    scale = shipped.abs().max()
+    assert (shipped - _sampled_latent(comfy_server, no_pag, sampler)).abs().max() > 1e-3 * scale, "PAG had no effect"
+    assert (shipped - _sampled_latent(comfy_server, no_lrdm, sampler)).abs().max() > 1e-3 * scale, "LRDM had no effect"

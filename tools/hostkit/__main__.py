@@ -4,6 +4,7 @@
     python -m hostkit serve --tree T [--port 8188] [--ckpt C]...
     python -m hostkit ckpt --tree T --out F.safetensors [--arch sdxl]
     python -m hostkit lora --tree T --out F.safetensors
+    python -m hostkit packmodels --tree T --sd15 C --sdxl C --out DIR
 
 (run with ``PYTHONPATH=tools``; the Makefile does this.)
 """
@@ -109,6 +110,14 @@ def cmd_lora(args) -> int:
     return 0
 
 
+def cmd_packmodels(args) -> int:
+    from .packmodels import make_pack_models
+
+    make_pack_models(Path(args.tree), Path(args.sd15), Path(args.sdxl) if args.sdxl else None, Path(args.out),
+                     seed=args.seed)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m hostkit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,6 +157,14 @@ def main(argv=None) -> int:
     lo.add_argument("--out", required=True)
     lo.add_argument("--seed", type=int, default=0)
     lo.set_defaults(func=cmd_lora)
+
+    pm = sub.add_parser("packmodels", help="write random-weight CLIP vision, IPAdapter and ControlNet files")
+    pm.add_argument("--tree", required=True)
+    pm.add_argument("--sd15", required=True, help="the random SD1.5 checkpoint (IPAdapter widths)")
+    pm.add_argument("--sdxl", help="the random SDXL checkpoint (SDXL IPAdapter and ControlNet)")
+    pm.add_argument("--out", required=True, help="models folder: writes clip_vision/, ipadapter/, controlnet/")
+    pm.add_argument("--seed", type=int, default=0)
+    pm.set_defaults(func=cmd_packmodels)
 
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")

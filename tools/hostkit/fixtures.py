@@ -8,6 +8,13 @@ the example workflows' input images copied into input/) and is stopped by proces
 end of the session. Tests that need the SDXL checkpoint or the LoRA ask for ``test_sdxl_ckpt`` /
 ``test_lora``, which fail with "run `make models`" when the file is missing.
 
+Third-party packs: when ``../shared/thirdparty`` (beside the repo; $LRDM_THIRDPARTY) exists, the node packs in
+it (ComfyUI_IPAdapter_plus, ComfyUI-Advanced-ControlNet) are linked into custom_nodes/ with the random
+CLIP vision, IPAdapter and ControlNet files (hostkit.packmodels, $LRDM_PACK_MODELS, default
+.cache/models/packs) in models/clip_vision, ipadapter, controlnet; tests that need them ask for
+``thirdparty``, which skips when the folder is absent (a user's machine). The test-only nodes of
+tests/server/lrdm_test_probe are linked in as well.
+
 Environment (the Makefile sets them): COMFYUI_PATH (the ComfyUI tree, default .host/ComfyUI),
 LRDM_TEST_CKPT (checkpoint file, default .cache/models/lrdm_random_sd15.safetensors),
 LRDM_TEST_SDXL_CKPT (default .cache/models/lrdm_random_sdxl.safetensors), LRDM_TEST_LORA
@@ -26,6 +33,30 @@ REPO = srv.REPO_ROOT
 TEST_CKPT_NAME = "lrdm_random_sd15.safetensors"
 TEST_SDXL_CKPT_NAME = "lrdm_random_sdxl.safetensors"
 TEST_LORA_NAME = "lrdm_random_sd15_lora.safetensors"
+
+
+THIRDPARTY_PACKS = ("ComfyUI_IPAdapter_plus", "ComfyUI-Advanced-ControlNet")
+PACK_MODEL_FOLDERS = ("clip_vision", "ipadapter", "controlnet")
+PROBE = REPO / "tests" / "server" / "lrdm_test_probe"
+
+
+def thirdparty_dir() -> Path:
+    """Where the unmodified third-party packs are: $LRDM_THIRDPARTY, else ../shared/thirdparty beside the repo."""
+    return Path(os.environ.get("LRDM_THIRDPARTY") or REPO.parent / "shared" / "thirdparty")
+
+
+def pack_models_dir() -> Path:
+    """The random CLIP vision / IPAdapter / ControlNet files (models/<folder>/ layout)."""
+    return Path(os.environ.get("LRDM_PACK_MODELS") or REPO / ".cache" / "models" / "packs")
+
+
+def _thirdparty_install() -> tuple[list[Path], dict]:
+    """The third-party node packs present and the pack model files to link ({folder: files})."""
+    packs = [thirdparty_dir() / name for name in THIRDPARTY_PACKS if (thirdparty_dir() / name).is_dir()]
+    if not packs:
+        return [], {}
+    models = {f: sorted((pack_models_dir() / f).glob("*.safetensors")) for f in PACK_MODEL_FOLDERS}
+    return packs, models
 
 
 def model_file(env: str, name: str) -> Path:
@@ -68,8 +99,10 @@ def comfy_server(comfy_tree, test_ckpt, tmp_path_factory):
     sdxl = model_file("LRDM_TEST_SDXL_CKPT", TEST_SDXL_CKPT_NAME)
     loras = [p for p in [model_file("LRDM_TEST_LORA", TEST_LORA_NAME)] if p.is_file()]
     checkpoints = [test_ckpt, *([sdxl] if sdxl.is_file() else [])]
+    packs, pack_models = _thirdparty_install()
+    probe = [PROBE] if PROBE.is_dir() else []
     base = srv.prepare_base(tmp_path_factory.mktemp("comfy-base"), checkpoints=checkpoints, loras=loras,
-                            inputs=srv.example_inputs())
+                            inputs=srv.example_inputs(), custom_nodes=[*packs, *probe], models=pack_models)
     # Every RuntimeWarning in the log, not only the first per line: "invalid value encountered in cast" from
     # SaveImage is how a NaN image shows (tests look for it after each run).
     server = srv.ComfyServer(comfy_tree, base, extra_args=server_args(),
@@ -92,3 +125,32 @@ def lrdm_node_ids(object_info) -> list[str]:
     ids = sorted(k for k in object_info if k.startswith("LRDM_"))
     assert ids, "the pack registered no LRDM_ nodes (check nodes/__init__.py NODE_LIST and the server log)"
     return ids
+
+
+@pytest.fixture(scope="session")
+def thirdparty(comfy_server) -> dict:
+    """The third-party packs' node ids and model file names; skips without ../shared/thirdparty, fails without
+    the random pack models (`make models`)."""
+    where = thirdparty_dir()
+    missing = [n for n in THIRDPARTY_PACKS if not (where / n).is_dir()]
+    if missing:
+        pytest.skip(f"third-party packs {missing} not at {where} (the project's test machine has them in "
+                    "../shared/thirdparty; set LRDM_THIRDPARTY to run these tests elsewhere)")
+    _, models = _thirdparty_install()
+    names = {f: sorted(p.name for p in files) for f, files in models.items()}
+    empty = [f for f, files in names.items() if not files]
+    if empty:
+        pytest.fail(f"no random {empty} model files in {pack_models_dir()}; run `make models`", pytrace=False)
+    log = comfy_server.log_text().splitlines()
+    failed = {}
+    for name in THIRDPARTY_PACKS:  # a snapshot newer than the host's API can fail to import: say why
+        if any("IMPORT FAILED" in ln and name in ln for ln in log):
+            why = [ln for ln in log if name in ln and ("Error" in ln or "error" in ln)]
+            failed[name] = why[0].strip() if why else "IMPORT FAILED (see the server log)"
+    return {"models": names, "failed": failed}
+
+
+def require_pack(thirdparty: dict, name: str) -> None:
+    """Skip, with the server's reason, a test whose third-party pack did not import on this host."""
+    if name in thirdparty["failed"]:
+        pytest.skip(f"{name} did not import on this ComfyUI: {thirdparty['failed'][name][:300]}")

@@ -55,13 +55,19 @@ def example_inputs(pack: Path = REPO_ROOT) -> list[Path]:
     return sorted((Path(pack) / "example_workflows" / "input").glob("*.png"))
 
 
-def prepare_base(base: Path, pack: Path = REPO_ROOT, checkpoints=(), loras=(), inputs=()) -> Path:
-    """Lay out a ComfyUI ``--base-directory``: the pack, models linked in, input images copied (none overwritten)."""
+def prepare_base(base: Path, pack: Path = REPO_ROOT, checkpoints=(), loras=(), inputs=(), custom_nodes=(),
+                 models=None) -> Path:
+    """Lay out a ComfyUI ``--base-directory``: the pack and other node packs (custom_nodes: folders linked under
+    their own names), models linked in (models: {folder: files} beside checkpoints and loras), input images
+    copied (none overwritten)."""
     base = Path(base).resolve()
     for sub in ("custom_nodes", "models/checkpoints", "models/loras", "input", "output", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     _link(pack, base / "custom_nodes" / PACK_DIR_NAME)
-    for folder, files in (("checkpoints", checkpoints), ("loras", loras)):
+    for node_pack in map(Path, custom_nodes):
+        _link(node_pack, base / "custom_nodes" / node_pack.name)
+    folders = {"checkpoints": checkpoints, "loras": loras, **(models or {})}
+    for folder, files in folders.items():
         for f in map(Path, files):
             _link(f, base / "models" / folder / f.name)
     for image in map(Path, inputs):
