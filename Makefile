@@ -69,7 +69,7 @@ help:
 	@echo "  serve         ComfyUI's UI with the pack, foreground  [PORT=8188] [LISTEN=127.0.0.1] [CKPT=file]"
 	@echo "                (run/demo/serve use BASE=$(BASE) as --base-directory)"
 	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
-	@echo "  bench-quality layout accuracy on the toy model [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
+	@echo "  bench-quality layout accuracy on the toy model [MODEL=lrdm_toy_b] [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
 	@echo "  bench-speed   LRDM vs stock KSampler, time and memory [BENCH_ARGS='--size 64 --steps 20']"
 	@echo "  bench-real    CKPT=file [ARGS='--methods plain,lrdm --seeds 2']: a real checkpoint with and without LRDM,"
 	@echo "                CLIP score + detector IoU/AP50 (docs/EVALUATION.md; needs the eval extra; ARGS=--toy: toy model)"
@@ -156,11 +156,12 @@ examples: host
 # --- benchmarks (scripts that print tables; not tests) ---------------------------------------
 
 LAYOUTS ?= bench/layouts_default.jsonl
+MODEL ?= lrdm_toy
 SEEDS ?= 1
 BENCH_ARGS ?=
 
 bench-quality: host
-	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
+	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --model "$(MODEL)" --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
 	@echo "bench/README.md picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
 
 bench-speed: host $(RANDOM_CKPT)
