@@ -31,16 +31,21 @@ def region_rows(weights: torch.Tensor, per: int = ROWS_PER_REGION) -> list[torch
     return out
 
 
-def row_logits(q: torch.Tensor, k: torch.Tensor, heads: int, rows: torch.Tensor) -> torch.Tensor:
+def row_logits(
+    q: torch.Tensor, k: torch.Tensor, heads: int, rows: torch.Tensor, heads_first: bool = False
+) -> torch.Tensor:
     """Scaled logits q k^T / sqrt(d) of the chosen query rows only, float32.
 
-    q: [B, N, heads*d]; k: [B, T, heads*d]; rows: [R] query indices; returns [B, heads, R, T].
+    q: [B, N, heads*d]; k: [B, T, heads*d] (heads_first: [B, heads, N, d] and [B, heads, T, d], ComfyUI's
+    skip_reshape layout); rows: [R] query indices; returns [B, heads, R, T].
     """
-    b, _, hd = q.shape
-    d = hd // heads
-    qh = q[:, rows].float().reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, R, d]
-    kh = k.float().reshape(b, -1, heads, d).transpose(1, 2)  # [B, h, T, d]
-    return qh @ kh.transpose(-1, -2) * d**-0.5  # [B, h, R, T]
+    if heads_first:
+        qh, kh = q[:, :, rows].float(), k.float()  # [B, h, R, d], [B, h, T, d]
+    else:
+        b, _, hd = q.shape
+        qh = q[:, rows].float().reshape(b, -1, heads, hd // heads).transpose(1, 2)  # [B, h, R, d]
+        kh = k.float().reshape(b, -1, heads, hd // heads).transpose(1, 2)  # [B, h, T, d]
+    return qh @ kh.transpose(-1, -2) * qh.shape[-1] ** -0.5  # [B, h, R, T]
 
 
 def logit_range(logits: torch.Tensor) -> torch.Tensor:
@@ -95,20 +100,22 @@ def cross_bias_strengths(
     cap: float = 1.0,
     decay: float = 1.0,
     sweeps: int = 3,
+    heads_first: bool = False,
 ) -> torch.Tensor:
     """Per chunk and object, the cross-attention logit bias: strength * decay * logit range, capped so the
     object's columns take at most `cap` of the attention mass of its region's (sampled) queries.
 
     q: [B, N, heads*d]; k: [B, T, heads*d]; rows: per object its region_rows; unit: [n, N] the objects' bias
-    patterns per query (2 m - 1); columns: per object its token columns (< T). With several objects a region's
+    patterns per query (2 m - 1); columns: per object its token columns (< T); heads_first: q, k as
+    [B, heads, N|T, d]. With several objects a region's
     queries also see the other objects' biases (their columns pushed down outside their boxes), so each cap is
     solved given the others', `sweeps` times. Returns [B, n] biases in logits (0 where strength or decay is 0).
     """
-    b, n, t = q.shape[0], len(columns), k.shape[1]
+    b, n, t = q.shape[0], len(columns), k.shape[-2]
     if not strength or not decay or not n:
         return q.new_zeros(b, n, dtype=torch.float32)
     every = torch.cat(rows)  # [R]
-    logits = row_logits(q, k, heads, every)  # [B, h, R, T]
+    logits = row_logits(q, k, heads, every, heads_first)  # [B, h, R, T]
     limit = strength * decay * logit_range(logits)  # [B]
     hits = torch.zeros(n, 1, t, device=q.device)  # [n, 1, T]
     for i, cols in enumerate(columns):
@@ -134,16 +141,17 @@ def self_bias_strength(
     strength: float,
     cap: float = 1.0,
     decay: float = 1.0,
+    heads_first: bool = False,
 ) -> torch.Tensor:
     """Per chunk, the self-attention logit bias: strength * decay * logit range, capped so a query's own
     segment (the keys it shares a segment with) takes at most `cap` of its attention mass.
 
     q, k: [B, N, heads*d]; rows: [R] sampled queries; same: [R, N] segment-sharing weights S[p, q] of those
-    rows (the bias is b * (2 S - 1)). Returns [B] biases in logits.
+    rows (the bias is b * (2 S - 1)); heads_first: q, k as [B, heads, N, d]. Returns [B] biases in logits.
     """
     if not strength or not decay:
         return q.new_zeros(q.shape[0], dtype=torch.float32)
-    logits = row_logits(q, k, heads, rows)  # [B, h, R, N]
+    logits = row_logits(q, k, heads, rows, heads_first)  # [B, h, R, N]
     limit = strength * decay * logit_range(logits)  # [B]
     s = same.float().to(q.device)  # [R, N]
     return capped_bias(logits, 2.0 * s - 1.0, s, limit, cap)  # [B]

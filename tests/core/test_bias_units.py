@@ -40,6 +40,8 @@ def test_row_logits_are_rows_of_the_full_logits() -> None:
     q, k = _qkv()
     rows = torch.tensor([0, 9, 33, 63])
     assert torch.allclose(row_logits(q, k, HEADS, rows), _full_logits(q, k)[:, :, rows], atol=1e-5)
+    qh, kh = (t.reshape(t.shape[0], -1, HEADS, D).transpose(1, 2) for t in (q, k))  # ComfyUI's skip_reshape
+    assert torch.allclose(row_logits(qh, kh, HEADS, rows, heads_first=True), _full_logits(q, k)[:, :, rows])
 
 
 def test_region_rows_inside_the_region_and_fallback() -> None:
@@ -89,6 +91,9 @@ def test_cross_attention_cap_holds_on_the_full_attention() -> None:
     for i in range(2):
         mass = probs[:, :, rows[i]][..., cols[i]].sum(-1).mean(dim=(1, 2))  # [B]
         assert torch.allclose(mass, torch.full_like(mass, 0.6), atol=2e-3), mass
+    qh, kh = (t.reshape(t.shape[0], -1, HEADS, D).transpose(1, 2) for t in (q, k))  # ComfyUI's skip_reshape
+    same = cross_bias_strengths(qh, kh, HEADS, rows, unit, cols, strength=5.0, cap=0.6, heads_first=True)
+    assert torch.allclose(same, b, atol=1e-4)
     free = cross_bias_strengths(q, k, HEADS, rows, unit, cols, strength=5.0, cap=1.0)
     assert bool((free > b).all())
 
