@@ -11,9 +11,12 @@ treg * (max - score) inside a region and subtracts treg * (score - min) outside,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 ROWS_PER_REGION = 8  # query rows sampled per region to estimate the logit range and the region's mass
+SAME_LEVELS = 33  # self-attention mass: segment-sharing weights S rounded to multiples of 1/32
 
 
 def region_rows(weights: torch.Tensor, per: int = ROWS_PER_REGION) -> list[torch.Tensor]:
@@ -56,22 +59,14 @@ def logit_range(logits: torch.Tensor) -> torch.Tensor:
     return (logits.amax(-1) - logits.amin(-1)).mean(dim=(1, 2))  # [B]
 
 
-def capped_bias(
-    logits: torch.Tensor, unit: torch.Tensor, weight: torch.Tensor, limit: torch.Tensor, cap: float, iters: int = 20
-) -> torch.Tensor:
-    """The largest b in [0, limit] for which softmax(logits + b * unit) puts at most `cap` of the mass on
-    `weight` (mean over heads and rows); bisection, as that mass grows with b. limit itself where cap >= 1.
+def capped_bias(mass: Callable[[torch.Tensor], torch.Tensor], limit: torch.Tensor, cap: float, iters: int = 24):
+    """The largest b in [0, limit] with mass(b) <= cap, by bisection (the region's mass grows with its bias);
+    limit itself where cap >= 1 or mass(limit) <= cap, 0 where the mass is above the cap already.
 
-    logits: [B, h, R, T]; unit: [R, T] the bias pattern (in [-1, 1]); weight: [R, T] the keys that count as
-    the region's (in [0, 1]); limit: [B]. Returns [B]; 0 where the mass is above the cap already.
+    mass: [B] biases -> [B] masses; limit: [B]. Returns [B].
     """
     if cap >= 1.0:
         return limit
-
-    def mass(b: torch.Tensor) -> torch.Tensor:
-        p = (logits + b[:, None, None, None] * unit).softmax(dim=-1)  # [B, h, R, T]
-        return (p * weight).sum(-1).mean(dim=(1, 2))  # [B]
-
     lo, hi = torch.zeros_like(limit), limit.clone()
     ok = mass(hi) <= cap
     for _ in range(iters):
@@ -99,7 +94,7 @@ def cross_bias_strengths(
     strength: float,
     cap: float = 1.0,
     decay: float = 1.0,
-    sweeps: int = 3,
+    sweeps: int = 6,
     heads_first: bool = False,
 ) -> torch.Tensor:
     """Per chunk and object, the cross-attention logit bias: strength * decay * logit range, capped so the
@@ -107,28 +102,36 @@ def cross_bias_strengths(
 
     q: [B, N, heads*d]; k: [B, T, heads*d]; rows: per object its region_rows; unit: [n, N] the objects' bias
     patterns per query (2 m - 1); columns: per object its token columns (< T); heads_first: q, k as
-    [B, heads, N|T, d]. With several objects a region's
-    queries also see the other objects' biases (their columns pushed down outside their boxes), so each cap is
-    solved given the others', `sweeps` times. Returns [B, n] biases in logits (0 where strength or decay is 0).
+    [B, heads, N|T, d]. With several objects a region's queries also see the other objects' biases (their
+    columns pushed down outside their boxes), so the caps are solved together, `sweeps` Jacobi rounds; the
+    columns of different objects are disjoint. Returns [B, n] biases in logits (0 where strength or decay is 0).
     """
-    b, n, t = q.shape[0], len(columns), k.shape[-2]
+    b, n = q.shape[0], len(columns)
     if not strength or not decay or not n:
         return q.new_zeros(b, n, dtype=torch.float32)
     every = torch.cat(rows)  # [R]
     logits = row_logits(q, k, heads, every, heads_first)  # [B, h, R, T]
     limit = strength * decay * logit_range(logits)  # [B]
-    hits = torch.zeros(n, 1, t, device=q.device)  # [n, 1, T]
-    for i, cols in enumerate(columns):
-        hits[i, 0, cols] = 1.0
-    patterns = hits * unit[:, every].float().to(q.device)[:, :, None]  # [n, R, T]
-    owner = torch.cat([torch.full((r.numel(),), i) for i, r in enumerate(rows)])  # [R]: whose region a row samples
-    out = limit[:, None].repeat(1, n)  # [B, n]
-    for _ in range(sweeps if cap < 1.0 else 0):  # each object's cap given the others' biases (Gauss-Seidel)
-        for i in range(n):
-            mine = owner == i
-            others = torch.einsum("bj,jrt->brt", out, patterns[:, mine]) - out[:, i, None, None] * patterns[i, mine]
-            part = logits[:, :, mine] + others[:, None]  # [B, h, R_i, T]
-            out[:, i] = capped_bias(part, patterns[i, mine], hits[i].expand(int(mine.sum()), t), limit, cap)
+    probs = logits.softmax(dim=-1)  # [B, h, R, T]
+    own = torch.stack([probs[..., cols].sum(-1) for cols in columns])  # [n, B, h, R]: each object's mass
+    rest = (1.0 - own.sum(0)).clamp(min=0.0)  # [B, h, R]: the other keys'
+    pattern = unit[:, every].float().to(q.device)[:, None, None]  # [n, 1, 1, R]: each object's bias sign per row
+    owner = torch.cat([torch.full((r.numel(),), i) for i, r in enumerate(rows)]).to(q.device)  # [R]: whose row
+    pick = torch.nn.functional.one_hot(owner, n).float().T  # [n, R]
+    pick = pick / pick.sum(-1, keepdim=True)  # [n, R]: mean over each object's own rows
+    limits = limit[:, None].expand(-1, n)  # [B, n]
+    out = limits.clone()
+    for _ in range(sweeps if cap < 1.0 else 0):  # every object's cap given the others' current biases (Jacobi)
+        current = own * torch.exp(out.T[:, :, None, None] * pattern)  # [n, B, h, R]
+        others = current.sum(0) + rest  # [B, h, R]
+
+        def mass(cand: torch.Tensor, current: torch.Tensor = current, others: torch.Tensor = others) -> torch.Tensor:
+            """Each object's mass on its own sampled rows if it alone moved to `cand` ([B, n])."""
+            e = own * torch.exp(cand.T[:, :, None, None] * pattern)  # [n, B, h, R]
+            ratio = e / (others - current + e)  # [n, B, h, R]: row r's mass for object n if r were its row
+            return torch.einsum("nbhr,nr->bn", ratio, pick) / ratio.shape[2]  # [B, n]
+
+        out = capped_bias(mass, limits, cap)
     return out  # [B, n]
 
 
@@ -147,14 +150,25 @@ def self_bias_strength(
     segment (the keys it shares a segment with) takes at most `cap` of its attention mass.
 
     q, k: [B, N, heads*d]; rows: [R] sampled queries; same: [R, N] segment-sharing weights S[p, q] of those
-    rows (the bias is b * (2 S - 1)); heads_first: q, k as [B, heads, N, d]. Returns [B] biases in logits.
+    rows (the bias is b * (2 S - 1); the cap is solved with S rounded to 1/32); heads_first: q, k as
+    [B, heads, N, d]. Returns [B] biases in logits.
     """
     if not strength or not decay:
         return q.new_zeros(q.shape[0], dtype=torch.float32)
     logits = row_logits(q, k, heads, rows, heads_first)  # [B, h, R, N]
     limit = strength * decay * logit_range(logits)  # [B]
-    s = same.float().to(q.device)  # [R, N]
-    return capped_bias(logits, 2.0 * s - 1.0, s, limit, cap)  # [B]
+    levels = torch.linspace(0.0, 1.0, SAME_LEVELS, device=q.device)  # [K]
+    idx = (same.float().to(q.device).clamp(0, 1) * (SAME_LEVELS - 1)).round().long()  # [R, N]
+    probs = logits.softmax(dim=-1)  # [B, h, R, N]
+    binned = probs.new_zeros(*probs.shape[:3], SAME_LEVELS).scatter_add_(-1, idx.expand_as(probs), probs)
+    sign = 2.0 * levels - 1.0  # [K]: the bias pattern 2 S - 1 per level
+
+    def mass(b: torch.Tensor) -> torch.Tensor:
+        """The own-segment mass sum_q p_q S_q e^(b (2 S_q - 1)) / sum_q p_q e^(b (2 S_q - 1)), per level."""
+        e = binned * torch.exp(b[:, None, None, None] * sign)  # [B, h, R, K]
+        return ((e * levels).sum(-1) / e.sum(-1)).mean(dim=(1, 2))  # [B]
+
+    return capped_bias(mass, limit, cap)  # [B]
 
 
 def scaled_region_bias(unit: torch.Tensor, columns: list[list[int]], n_keys: int, b: torch.Tensor) -> torch.Tensor:

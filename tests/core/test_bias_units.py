@@ -83,12 +83,12 @@ def test_cross_attention_cap_holds_on_the_full_attention() -> None:
     """A strength far above the cap: the object's columns take exactly `cap` of its region's sampled queries'
     mass (mean over heads and rows) once the mask is applied to the block's full logits; cap 1 = strength alone."""
     q, k = _qkv(1)
-    boxes = torch.stack([_region(0, 0, 3, 3), _region(4, 4, 8, 8)])  # [2, N]
-    unit, cols = 2 * boxes - 1, [[2, 3], [7]]
+    boxes = torch.stack([_region(0, 0, 4, 4), _region(2, 2, 6, 6), _region(4, 4, 8, 8)])  # [3, N], overlapping
+    unit, cols = 2 * boxes - 1, [[2, 3], [7], [9, 10]]
     rows = region_rows(boxes)
     b = cross_bias_strengths(q, k, HEADS, rows, unit, cols, strength=5.0, cap=0.6)  # [B, 2]
     probs = (_full_logits(q, k) + scaled_region_bias(unit, cols, T, b)[:, None]).softmax(-1)  # [B, h, N, T]
-    for i in range(2):
+    for i in range(3):
         mass = probs[:, :, rows[i]][..., cols[i]].sum(-1).mean(dim=(1, 2))  # [B]
         assert torch.allclose(mass, torch.full_like(mass, 0.6), atol=2e-3), mass
     qh, kh = (t.reshape(t.shape[0], -1, HEADS, D).transpose(1, 2) for t in (q, k))  # ComfyUI's skip_reshape
@@ -112,12 +112,26 @@ def test_self_attention_cap_holds_on_the_full_attention() -> None:
 
 
 def test_capped_bias_never_lowers_a_mass_above_the_cap() -> None:
-    """A region already holding more than `cap` gets no bias (0), not a negative one."""
-    logits = torch.zeros(1, 1, 1, 4)
-    logits[..., 0] = 5.0  # mass on key 0 ~ 0.98
-    hit = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
-    assert capped_bias(logits, hit, hit, torch.tensor([3.0]), cap=0.5).item() == 0.0
-    assert capped_bias(logits, hit, hit, torch.tensor([3.0]), cap=1.0).item() == 3.0
+    """A region already holding more than `cap` gets no bias (0), not a negative one; cap 1 = the limit."""
+
+    def mass(b: torch.Tensor) -> torch.Tensor:  # one key of 4 with logit 5 (mass ~0.98 at b = 0)
+        return torch.sigmoid(5.0 + b - torch.log(torch.tensor(3.0)))
+
+    assert capped_bias(mass, torch.tensor([3.0]), cap=0.5).item() == 0.0
+    assert capped_bias(mass, torch.tensor([3.0]), cap=1.0).item() == 3.0
+
+
+def test_self_attention_cap_with_soft_segments() -> None:
+    """Feathered (soft) segment weights: the cap still holds within 0.01 (S rounded to 1/32 when solving)."""
+    q, k = _qkv(3, t=N)
+    ramp = torch.linspace(0, 1, 8).repeat(8, 1).reshape(-1)  # [N]: a soft left-right split
+    seg = torch.stack([ramp, 1 - ramp])  # [2, N]
+    same = seg.T @ seg  # [N, N]
+    rows = torch.arange(0, N, 5)
+    b = self_bias_strength(q, k, HEADS, rows, same[rows], strength=10.0, cap=0.7)  # [B]
+    probs = (_full_logits(q, k) + b[:, None, None, None] * (2 * same - 1)).softmax(-1)  # [B, h, N, N]
+    mass = (probs[:, :, rows] * same[rows]).sum(-1).mean(dim=(1, 2))  # [B]
+    assert torch.allclose(mass, torch.full_like(mass, 0.7), atol=1e-2), mass
 
 
 def test_bias_decay() -> None:
