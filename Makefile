@@ -239,11 +239,20 @@ _tiers:
 	  echo; echo "== make test summary ==$$summary"; \
 	  if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
+# Chromium for the browser tier: installed with apt-get only in CI (CI set, as CI services do); elsewhere the
+# command is printed and make stops, so nothing is installed on a developer's machine without asking.
 browser-deps: $(NPM_STAMP)
 	@if [ ! -x "$(CHROMIUM)" ]; then \
-	  echo "installing Debian chromium (apt-get)"; \
-	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo "; fi; \
+	  cmd="$${sudo}apt-get update && $${sudo}apt-get install -y chromium"; \
+	  if [ -z "$$CI" ] || [ "$$CI" = false ] || [ "$$CI" = 0 ]; then \
+	    echo "error: no Chromium at $(CHROMIUM); the browser tier needs it. Install it with:"; \
+	    echo "  $$cmd"; \
+	    echo "or run with CHROMIUM=/path/to/chromium (CI=true installs it automatically)."; \
+	    exit 1; \
+	  fi; \
+	  echo "CI: installing Debian chromium: $$cmd"; \
+	  $${sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive $${sudo}apt-get install -y -qq chromium; \
 	fi
 
 $(NPM_STAMP): package.json package-lock.json

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .errors import LayoutError, user_error
+from .errors import LayoutError, quote, user_error
 
 LAYOUT_VERSION = 1
 MAX_OBJECTS = 16
+# Bounds on untrusted layout input (shared workflows, queued API prompts); checked before or while parsing.
+MAX_JSON_CHARS = 100_000  # layout JSON text: 16 objects with 1 000-character phrases fit five times over
+MAX_PHRASE_CHARS = 1_000  # one phrase; all phrases together must fit 75 CLIP tokens anyway (tokens.py)
+MAX_TEXT_CHARS = 10_000  # background phrase and global prompt
+MAX_DEPTH = 16  # [ / { nesting of layout JSON (the schema needs 3)
+MAX_JSON_DICTS = 4 * MAX_OBJECTS  # JSON objects of any kind: parsing stops at the first one past this
+MAX_DIGITS = 15  # digits of an integer in layout JSON
+MAX_Z = 1_000_000  # |z|
+MAX_CANVAS_PX = 65_536  # width / height
+MAX_COLOR_CHARS = 32
 _OBJECT_KEYS = {"phrase", "box", "z", "locked", "color"}
 _TOP_KEYS = {"version", "objects", "background", "width", "height", "prompt", "units"}
 
@@ -39,8 +51,16 @@ class LayoutObject:
         if not isinstance(self.phrase, str) or not self.phrase.strip():
             raise user_error(
                 "a non-empty phrase for every object",
-                repr(self.phrase),
+                quote(self.phrase),
                 "Type what should appear in the region, e.g. 'a red apple'.",
+                LayoutError,
+            )
+        check_text(self.phrase, "phrase", MAX_PHRASE_CHARS)
+        if self.color is not None and not (isinstance(self.color, str) and len(self.color) <= MAX_COLOR_CHARS):
+            raise user_error(
+                'a "color" written as text like "#e6194b"',
+                quote(self.color),
+                'Fix or remove the "color" of the object (it only tints the editor).',
                 LayoutError,
             )
         if self.box is None and self.mask is None:
@@ -78,13 +98,9 @@ class Layout:
                 "Draw a box (or add an object to the JSON) before sampling.",
                 LayoutError,
             )
-        if len(self.objects) > MAX_OBJECTS:
-            raise user_error(
-                f"at most {MAX_OBJECTS} objects",
-                f"{len(self.objects)}",
-                "Merge or remove objects.",
-                LayoutError,
-            )
+        check_object_count(len(self.objects))
+        check_text(self.background, "background", MAX_TEXT_CHARS)
+        check_text(self.prompt, "prompt", MAX_TEXT_CHARS)
 
     def phrases(self) -> list[str]:
         """The objects' phrases in layout order."""
@@ -122,45 +138,47 @@ class Layout:
 
 def validate_box(box: Any, phrase: str) -> Box:
     """Check a normalised xyxy box: four finite numbers, 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1."""
+    if not _is_numbers(box):
+        raise user_error(
+            "a box of four numbers [x0, y0, x1, y1]", quote(box), f"Fix the box of {quote(phrase)}.", LayoutError
+        )
     try:
         vals = tuple(float(v) for v in box)
-    except (TypeError, ValueError):
-        raise user_error(
-            "a box of four numbers [x0, y0, x1, y1]", repr(box), f"Fix the box of {phrase!r}.", LayoutError
-        ) from None
+    except OverflowError:  # an int too large for a float
+        vals = (math.inf,)
     if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
         raise user_error(
             "a box of four finite numbers [x0, y0, x1, y1]",
-            repr(box),
-            f"Fix the box of {phrase!r}.",
+            quote(box),
+            f"Fix the box of {quote(phrase)}.",
             LayoutError,
         )
     x0, y0, x1, y1 = vals
     if max(vals) > 1.0 + 1e-6 and max(vals) > 2.0:
         raise user_error(
             "normalised coordinates in [0, 1] (x0, y0, x1, y1 as fractions of width and height)",
-            f"{list(vals)} for {phrase!r}, which look like pixels",
+            f"{list(vals)} for {quote(phrase)}, which look like pixels",
             'Divide by the image size, or set "units": "px" with "width" and "height" in the layout JSON.',
             LayoutError,
         )
     if x1 < x0 or y1 < y0:
         raise user_error(
             "x0 < x1 and y0 < y1 (xyxy: left, top, right, bottom)",
-            f"{list(vals)} for {phrase!r}",
+            f"{list(vals)} for {quote(phrase)}",
             "Swap the corners; boxes are [left, top, right, bottom], not [x, y, w, h].",
             LayoutError,
         )
     if min(vals) < -1e-6 or max(vals) > 1.0 + 1e-6:
         raise user_error(
             "a box inside the canvas, every value in [0, 1]",
-            f"{list(vals)} for {phrase!r}",
+            f"{list(vals)} for {quote(phrase)}",
             "Move or shrink the box so it lies on the canvas.",
             LayoutError,
         )
     if x1 - x0 <= 0 or y1 - y0 <= 0:
         raise user_error(
             "a box of non-zero area",
-            f"{list(vals)} for {phrase!r}",
+            f"{list(vals)} for {quote(phrase)}",
             "Drag the box open, or remove it.",
             LayoutError,
         )
@@ -171,12 +189,14 @@ def validate_mask(mask: Any, phrase: str) -> torch.Tensor:
     """Check a soft mask: a 2-D tensor of finite values in [0, 1] with some area."""
     if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise user_error("a mask of shape [H, W]", f"{shape} for {phrase!r}", "Pass one mask per object.", LayoutError)
+        raise user_error(
+            "a mask of shape [H, W]", f"{shape} for {quote(phrase)}", "Pass one mask per object.", LayoutError
+        )
     m = mask.detach().float()
     if not torch.isfinite(m).all():
         raise user_error(
             "finite mask values",
-            f"NaN or inf in the mask of {phrase!r}",
+            f"NaN or inf in the mask of {quote(phrase)}",
             "Check the node that made the mask.",
             LayoutError,
         )
@@ -184,7 +204,7 @@ def validate_mask(mask: Any, phrase: str) -> torch.Tensor:
     if float(m.max()) <= 0.0:
         raise user_error(
             "a mask with some area",
-            f"an empty mask for {phrase!r}",
+            f"an empty mask for {quote(phrase)}",
             "Paint the region, or remove the object.",
             LayoutError,
         )
@@ -206,11 +226,11 @@ def layout_from_dict(data: Any) -> Layout:
     if isinstance(version, float) and version.is_integer():  # JSON numbers have no int/float distinction
         version = int(version)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise user_error('an integer "version" (1)', repr(version), 'Set "version": 1.', LayoutError)
+        raise user_error('an integer "version" (1)', quote(version), 'Set "version": 1.', LayoutError)
     if version > LAYOUT_VERSION:
         raise user_error(
             f"layout version <= {LAYOUT_VERSION}",
-            f"version {version}",
+            f"version {quote(version)}",
             "This layout was made by a newer LRDM; update the pack.",
             LayoutError,
         )
@@ -223,19 +243,20 @@ def layout_from_dict(data: Any) -> Layout:
             LayoutError,
         )
     if not isinstance(objects, list):
-        foreign = sorted(set(data) - _TOP_KEYS)
+        foreign = sorted(map(str, set(data) - _TOP_KEYS))
         raise user_error(
             'an "objects" list (LRDM layout schema)',
-            f"keys {foreign or sorted(data)}",
+            f"keys {quote(foreign or sorted(map(str, data)))}",
             'Convert it: {"version": 1, "objects": [{"phrase": "...", '
             '"box": [x0, y0, x1, y1]}]} with boxes normalised to [0, 1].',
             LayoutError,
         )
+    check_object_count(len(objects))  # before any object is built
     scale = _pixel_scale(data)
     return Layout(
         objects=tuple(_object_from_dict(o, i, scale) for i, o in enumerate(objects)),
-        background=str(data.get("background") or ""),
-        prompt=str(data.get("prompt") or ""),
+        background=_text_field(data, "background", MAX_TEXT_CHARS),
+        prompt=_text_field(data, "prompt", MAX_TEXT_CHARS),
         width=_opt_int(data.get("width")),
         height=_opt_int(data.get("height")),
         version=LAYOUT_VERSION,
@@ -243,16 +264,30 @@ def layout_from_dict(data: Any) -> Layout:
 
 
 def layout_from_json(text: str) -> Layout:
-    """Parse layout JSON text; malformed JSON is reported with its position."""
+    """Parse layout JSON text: size capped before parsing, objects and phrases while parsing, then the schema."""
     if not isinstance(text, str) or not text.strip():
         raise user_error(
             "layout JSON text",
-            "an empty string",
+            "an empty string" if isinstance(text, str) else type(text).__name__,
             "Draw boxes in LRDM Layout or paste layout JSON.",
             LayoutError,
         )
+    if len(text) > MAX_JSON_CHARS:
+        raise user_error(
+            f"layout JSON of at most {MAX_JSON_CHARS} characters",
+            f"{len(text)} characters",
+            f"Keep at most {MAX_OBJECTS} objects with short phrases (a few words each).",
+            LayoutError,
+        )
+    if nested_deeper(text, MAX_DEPTH):
+        raise user_error(
+            f"layout JSON nested at most {MAX_DEPTH} levels deep",
+            "deeper nesting",
+            'Write {"version": 1, "objects": [{"phrase": ..., "box": [x0, y0, x1, y1]}]}.',
+            LayoutError,
+        )
     try:
-        data = json.loads(text)
+        data = _decode(text)
     except json.JSONDecodeError as e:
         raise user_error(
             "valid JSON",
@@ -260,7 +295,107 @@ def layout_from_json(text: str) -> Layout:
             "Fix the JSON text.",
             LayoutError,
         ) from None
+    except RecursionError:  # not reached below MAX_DEPTH; kept so no raw error can escape
+        raise user_error("shallow layout JSON", "deeper nesting", "Fix the JSON text.", LayoutError) from None
     return layout_from_dict(data)
+
+
+def check_object_count(n: int) -> None:
+    """At most MAX_OBJECTS objects."""
+    if n > MAX_OBJECTS:
+        raise user_error(f"at most {MAX_OBJECTS} objects", f"{n}", "Merge or remove objects.", LayoutError)
+
+
+def check_text(text: str, what: str, limit: int) -> None:
+    """A phrase, background or prompt of at most `limit` characters (quoted cut short in the message)."""
+    if isinstance(text, str) and len(text) > limit:
+        raise user_error(
+            f"a {what} of at most {limit} characters",
+            f"{len(text)} characters ({quote(text)})",
+            f"Shorten the {what} to a few words.",
+            LayoutError,
+        )
+
+
+_STRUCTURE = re.compile(r'[\[\]{}"\\]')
+
+
+def nested_deeper(text: str, limit: int) -> bool:
+    """Whether JSON text nests [ / { more than `limit` deep outside strings (one linear scan, no recursion)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for m in _STRUCTURE.finditer(text):
+        i, ch = m.start(), m.group()
+        if i == escaped_at:
+            continue
+        if in_string:
+            if ch == "\\":
+                escaped_at = i + 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _reject_constant(name: str) -> Any:
+    """json parse_constant: Infinity and NaN are not JSON numbers."""
+    raise user_error("finite numbers", name, "Write a plain number (JSON has no Infinity or NaN).", LayoutError)
+
+
+def _bounded_int(digits: str) -> int:
+    """json parse_int: at most MAX_DIGITS digits (no quadratic int parsing, no giant values)."""
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise user_error(
+            f"numbers of at most {MAX_DIGITS} digits", f"a {len(digits)}-digit number", "Fix the number.", LayoutError
+        )
+    return int(digits)
+
+
+def _finite_float(text: str) -> float:
+    """json parse_float: a finite value (1e999 is not)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise user_error("finite numbers", quote(text), "Write a number of normal size.", LayoutError)
+    return value
+
+
+def _decode(text: str) -> Any:
+    """json.loads with the bounds above: JSON objects counted and phrases measured as each object closes."""
+    seen = 0
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal seen
+        seen += 1
+        if seen > MAX_JSON_DICTS:
+            raise user_error(
+                f"at most {MAX_OBJECTS} objects",
+                f"more than {MAX_JSON_DICTS} JSON objects",
+                "Merge or remove objects.",
+                LayoutError,
+            )
+        out = dict(pairs)
+        phrase = out.get("phrase")
+        if isinstance(phrase, str):
+            check_text(phrase, "phrase", MAX_PHRASE_CHARS)
+        return out
+
+    decoder = json.JSONDecoder(
+        object_pairs_hook=pairs_hook,
+        parse_int=_bounded_int,
+        parse_float=_finite_float,
+        parse_constant=_reject_constant,
+    )
+    return decoder.decode(text)
 
 
 def _pixel_scale(data: dict[str, Any]) -> tuple[float, float] | None:
@@ -268,7 +403,7 @@ def _pixel_scale(data: dict[str, Any]) -> tuple[float, float] | None:
     if data.get("units", "normalized") in ("normalized", "normalised", None):
         return None
     if data["units"] != "px":
-        raise user_error('"units" of "normalized" or "px"', repr(data["units"]), "Fix the units field.", LayoutError)
+        raise user_error('"units" of "normalized" or "px"', quote(data["units"]), "Fix the units field.", LayoutError)
     w, h = _opt_int(data.get("width")), _opt_int(data.get("height"))
     if not w or not h:
         raise user_error(
@@ -293,31 +428,67 @@ def _object_from_dict(obj: Any, index: int, scale: tuple[float, float] | None) -
     if "box" not in obj:
         raise user_error(
             f'a "box" for object {index}',
-            f"keys {sorted(obj)}",
+            f"keys {quote(sorted(map(str, obj)))}",
             'Add "box": [x0, y0, x1, y1] (normalised xyxy).'
-            + (f" Unknown keys: {sorted(unknown)}." if unknown else ""),
+            + (f" Unknown keys: {quote(sorted(map(str, unknown)))}." if unknown else ""),
             LayoutError,
         )
+    phrase = obj.get("phrase", "")
+    if isinstance(phrase, (int, float)) and not isinstance(phrase, bool):
+        phrase = str(phrase)  # a number typed as a phrase ("7") is still words
     box = obj["box"]
-    if scale is not None and isinstance(box, (list, tuple)) and len(box) == 4:
+    if scale is not None and _is_numbers(box) and len(box) == 4:
         w, h = scale
         box = [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
-    z = obj.get("z")
     return LayoutObject(
-        phrase=str(obj.get("phrase", "")),
+        phrase=phrase,
         box=box,
-        z=int(z) if isinstance(z, (int, float)) else None,
+        z=_opt_z(obj.get("z"), index),
         locked=bool(obj.get("locked", False)),
         color=obj.get("color"),
     )
 
 
+def _is_numbers(values: Any) -> bool:
+    """A list or tuple of real numbers (not strings, not booleans)."""
+    return isinstance(values, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
+    )
+
+
+def _opt_z(z: Any, index: int) -> int | None:
+    """An object's optional stacking order: a finite number within +-MAX_Z, truncated to an integer."""
+    if z is None:
+        return None
+    if not isinstance(z, (int, float)) or isinstance(z, bool) or not math.isfinite(z) or abs(z) > MAX_Z:
+        raise user_error(
+            f'"z" of object {index} to be a number between {-MAX_Z} and {MAX_Z}',
+            quote(z),
+            'Use small integers for "z" (higher is on top), or remove it.',
+            LayoutError,
+        )
+    return int(z)
+
+
+def _text_field(data: dict[str, Any], key: str, limit: int) -> str:
+    """An optional top-level text field (background, prompt): a string of at most `limit` characters."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise user_error(f'"{key}" to be text', quote(value), f'Write "{key}" as a string, or remove it.', LayoutError)
+    check_text(value, key, limit)
+    return value
+
+
 def _opt_int(v: Any) -> int | None:
-    """An optional positive integer field."""
+    """An optional positive integer field (canvas width or height in pixels)."""
     if v is None or v == "":
         return None
     try:
         i = int(v)
-    except (TypeError, ValueError):
-        raise user_error("an integer size", repr(v), "Fix width/height.", LayoutError) from None
+    except (TypeError, ValueError, OverflowError):
+        raise user_error("an integer size", quote(v), "Fix width/height.", LayoutError) from None
+    if i > MAX_CANVAS_PX:
+        raise user_error(f"a size of at most {MAX_CANVAS_PX} pixels", quote(v), "Fix width/height.", LayoutError)
     return i if i > 0 else None

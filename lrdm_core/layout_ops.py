@@ -8,17 +8,19 @@ normalised xyxy. Every failure is a LayoutError that says what to change.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from .errors import LayoutError, user_error
-from .layout import MAX_OBJECTS, Layout, LayoutObject
+from .errors import LayoutError, quote, user_error
+from .layout import MAX_OBJECTS, MAX_PHRASE_CHARS, Layout, LayoutObject, check_object_count, check_text
 
 
 def split_phrases(text: str) -> list[str]:
-    """One phrase per line; blank lines and surrounding spaces are dropped."""
+    """One phrase per line; blank lines and surrounding spaces are dropped (text capped before splitting)."""
+    check_text(text or "", "phrases text", MAX_OBJECTS * (MAX_PHRASE_CHARS + 1))
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
@@ -99,7 +101,7 @@ def flatten_pixel_boxes(value: Any, frame: int = 0) -> list[dict]:
     if not isinstance(value, (list, tuple)) or not value:
         raise user_error(
             "bounding boxes (a BOUNDING_BOX or BOUNDING_BOXES value)",
-            repr(value)[:80],
+            quote(value),
             "Draw boxes in CreateBoundingBoxes and connect its bboxes output.",
             LayoutError,
         )
@@ -119,7 +121,7 @@ def flatten_pixel_boxes(value: Any, frame: int = 0) -> list[dict]:
         return flatten_pixel_boxes(boxes)
     raise user_error(
         "a list of boxes {x, y, width, height}",
-        repr(value)[:80],
+        quote(value),
         "Connect CreateBoundingBoxes' bboxes output.",
         LayoutError,
     )
@@ -139,20 +141,28 @@ def layout_from_pixel_boxes(
             "Set width/height to the canvas size the boxes were drawn on.",
             LayoutError,
         )
+    check_object_count(len(boxes))  # before any box is read
     objs = []
     for i, box in enumerate(boxes):
         if not isinstance(box, dict) or not all(k in box for k in ("x", "y", "width", "height")):
             raise user_error(
                 f"box {i + 1} as {{x, y, width, height}} in pixels",
-                repr(box)[:80],
+                quote(box),
                 "Connect CreateBoundingBoxes' bboxes output.",
                 LayoutError,
             )
-        x, y, bw, bh = (float(box[k]) for k in ("x", "y", "width", "height"))
+        raw = [box[k] for k in ("x", "y", "width", "height")]
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw):
+            raise user_error(f"numbers for box {i + 1}", quote(box), "Redraw the box.", LayoutError)
+        try:
+            x, y, bw, bh = (float(v) for v in raw)
+        except OverflowError:  # an int too large for a float
+            x = y = bw = bh = math.inf
         if not all(math.isfinite(v) for v in (x, y, bw, bh)):
-            raise user_error(f"finite numbers for box {i + 1}", repr(box)[:80], "Redraw the box.", LayoutError)
+            raise user_error(f"finite numbers for box {i + 1}", quote(box), "Redraw the box.", LayoutError)
         meta = box.get("metadata") if isinstance(box.get("metadata"), dict) else {}
-        phrase = str(meta.get("desc") or meta.get("text") or "").strip()
+        desc = meta.get("desc") or meta.get("text") or ""
+        phrase = desc.strip() if isinstance(desc, str) else ""
         if not phrase and i < len(phrases):
             phrase = phrases[i]
         if not phrase:

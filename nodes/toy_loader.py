@@ -6,6 +6,7 @@ import os
 
 from comfy_api.latest import io
 
+from ..lrdm_core.errors import quote, user_error
 from .host.toy_model import load_toy
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -13,11 +14,42 @@ DEFAULT_WEIGHTS = "lrdm_toy.safetensors"
 
 
 def available_weights() -> list[str]:
-    """Toy checkpoints shipped in the pack's models/ folder."""
+    """Toy checkpoints shipped in the pack's models/ folder (files that resolve inside it; no symlinks out)."""
     if not os.path.isdir(MODELS_DIR):
         return [DEFAULT_WEIGHTS]
-    found = sorted(f for f in os.listdir(MODELS_DIR) if f.startswith("lrdm_toy") and f.endswith(".safetensors"))
+    found = sorted(
+        f
+        for f in os.listdir(MODELS_DIR)
+        if f.startswith("lrdm_toy") and f.endswith(".safetensors") and _inside_models(f) is not None
+    )
     return found or [DEFAULT_WEIGHTS]
+
+
+def _inside_models(name: str) -> str | None:
+    """The real path of `name` when it resolves to a file directly inside MODELS_DIR, else None."""
+    root = os.path.realpath(MODELS_DIR)
+    path = os.path.realpath(os.path.join(root, name))
+    return path if os.path.dirname(path) == root and os.path.isfile(path) else None
+
+
+def resolve_weights(name: object) -> str:
+    """The path of a listed toy checkpoint. Any other value (absolute, '../', a symlink out) is refused
+    before its path is touched, with one message whether or not such a file exists."""
+    listed = available_weights()
+    if not isinstance(name, str) or name not in listed:
+        raise user_error(
+            f"one of the toy checkpoints in the pack's models folder ({', '.join(listed)})",
+            quote(name),
+            "Pick the weights from the node's list; other paths are not read.",
+        )
+    path = _inside_models(name)
+    if path is None:  # only the default name is listed without its file
+        raise user_error(
+            f"the toy checkpoint models/{name} in the pack",
+            "no such file",
+            "Reinstall the pack (the file ships with it) or train one with scripts/train_toy.py.",
+        )
+    return path
 
 
 class ToyModelLoader(io.ComfyNode):
@@ -55,10 +87,7 @@ class ToyModelLoader(io.ComfyNode):
     @classmethod
     def execute(cls, weights: str) -> io.NodeOutput:
         """Load the chosen checkpoint."""
-        path = os.path.join(MODELS_DIR, weights)
-        if not os.path.isfile(path):
-            raise ValueError(f"Toy weights not found: {path}. Expected a file in {MODELS_DIR}.")
-        model, clip, vae, _ = load_toy(path)
+        model, clip, vae, _ = load_toy(resolve_weights(weights))
         return io.NodeOutput(model, clip, vae)
 
 

@@ -4,7 +4,7 @@ The model is built with nodes/host/toy_model.py's builders, so the exported weig
 LRDM_ToyModelLoader. Data are generated on the fly by tools/toyworld/scenes.py: batch k depends only on
 (seed, k), so a resumed run sees the same data as an uninterrupted one.
 
-    .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt /tmp/lrdm_toy_repro.pt  # shipped
+    .venv/bin/python scripts/train_toy.py --steps 6000 --stop-at 5730 --ckpt .cache/toy/lrdm_toy_repro.pt  # shipped
 
 A run resumes from --ckpt when that file exists (same flags); --max-minutes stops early and exports.
 """
@@ -53,7 +53,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-objects", type=int, default=3, help="most objects in a training scene")
     p.add_argument("--min-side", type=int, default=16, help="smallest object box side in pixels (of 64)")
     p.add_argument("--max-side", type=int, default=32, help="largest object box side in pixels (of 64)")
-    p.add_argument("--ckpt", default="/tmp/lrdm_toy_ckpt.pt", help="resumable training checkpoint (.pt)")
+    p.add_argument(
+        "--ckpt",
+        default=os.path.join(REPO, ".cache", "toy", "lrdm_toy_ckpt.pt"),
+        help="resumable training checkpoint (.pt; default %(default)s)",
+    )
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--out", default=os.path.join(REPO, "models", "lrdm_toy.safetensors"))
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop (checkpoint + export) after this wall time")
@@ -220,7 +224,7 @@ def main() -> None:
 
     start, losses, elapsed_before = 0, [], 0.0
     if a.ckpt and os.path.isfile(a.ckpt):
-        ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+        ck = torch.load(a.ckpt, map_location="cpu", weights_only=True)  # tensors and plain data, never code
         if ck["config"] != cfg or ck.get("data", data_kwargs(a)) != data_kwargs(a):
             raise SystemExit(f"{a.ckpt} was trained with another config or data; delete it or pass the same flags.")
         for p, v in zip(params, ck["params"], strict=True):
@@ -238,6 +242,7 @@ def main() -> None:
         """Write the resumable checkpoint atomically."""
         if not a.ckpt:
             return
+        os.makedirs(os.path.dirname(os.path.abspath(a.ckpt)), exist_ok=True)
         tmp = a.ckpt + ".tmp"
         torch.save(
             {

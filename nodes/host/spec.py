@@ -19,6 +19,8 @@ def build_spec(
     """Encode each object's phrase (or split a wired CONDITIONING, one entry per object) and find tokens."""
     if not isinstance(layout, Layout):
         raise user_error("an LRDM_LAYOUT", type(layout).__name__, "Connect an LRDM layout node.")
+    # Token positions first: they check the phrases' token budget before any phrase is CLIP-encoded.
+    in_prompt, in_phrase = token_positions(clip, layout, prompt or layout.prompt)
     if objects_conditioning is not None:
         if len(objects_conditioning) != len(layout.objects):
             raise user_error(
@@ -29,7 +31,6 @@ def build_spec(
         conds = tuple([entry] for entry in objects_conditioning)
     else:
         conds = object_conditionings(clip, layout)
-    in_prompt, in_phrase = token_positions(clip, layout, prompt or layout.prompt)
     missing = [o.phrase for o, pos in zip(layout.objects, in_prompt, strict=True) if pos is None]
     if missing and (prompt or layout.prompt).strip() and config.capture_source is not CaptureSource.PHRASE:
         log.warning("LRDM: %s", phrase_fallback_message(missing))

@@ -64,3 +64,45 @@ test("duplicate makes an unlocked copy on top", () => {
   assert.ok(!s.objects[2].locked);
   assert.equal(M.hitTest(s, 0.92, 0.92), 2);
 });
+
+// ---- caps on untrusted layouts (issue 19) ---------------------------------------------------------------------
+
+const boxes = (n, phrase = "a cat") => JSON.stringify({ version: 1,
+  objects: Array.from({ length: n }, () => ({ phrase, box: [0.1, 0.1, 0.5, 0.5] })) });
+
+test("text over the size cap is not parsed; layouts over the other caps are read-only with a message", () => {
+  const huge = boxes(1, "a".repeat(M.MAX_JSON_CHARS));
+  const t0 = performance.now();
+  const r = M.parseLayout(huge);
+  assert.ok(performance.now() - t0 < 50);
+  assert.ok(!r.state && /more than the 100000/.test(r.error), r.error);
+  const many = M.parseLayout(boxes(1000));
+  assert.ok(many.readOnly && many.state.objects.length === 1000 && /1000 boxes, more than 16/.test(many.error));
+  const long = M.parseLayout(boxes(1, "b".repeat(60_000)));
+  assert.ok(long.readOnly && /phrase of box 1 has 60000 characters/.test(long.error), long.error);
+  const bg = M.parseLayout(JSON.stringify({ objects: [], background: "c".repeat(20_000) }));
+  assert.ok(bg.readOnly && /background/.test(bg.error));
+  assert.ok(!M.parseLayout(boxes(16, "d".repeat(M.MAX_PHRASE_CHARS))).readOnly);
+});
+
+test("labels are cut before they are measured: a 100 kB phrase takes a handful of measures", () => {
+  let calls = 0, chars = 0;
+  const measure = (s) => { calls++; chars += s.length; return s.length * 7; };
+  const text = M.fitLabel("1 " + "e".repeat(100_000), 200, measure);
+  assert.ok(measure(text) <= 200 && text.endsWith("…"), text);
+  assert.ok(calls <= 10 && chars <= 10 * M.LABEL_CHARS, `${calls} measures of ${chars} characters`);
+  assert.equal(M.fitLabel("1 a cat", 200, measure), "1 a cat");
+});
+
+test("the paint order is sorted once per state, not on every pointer move", () => {
+  const { state } = M.parseLayout(boxes(2000, "x"));
+  const first = M.paintOrder(state);
+  assert.equal(M.paintOrder(state), first); // the same array: no new sort
+  assert.ok(Object.isFrozen(first));
+  const moved = M.updateObject(state, 0, { box: [0, 0, 0.2, 0.2] });
+  assert.notEqual(M.paintOrder(moved), first);
+  const t0 = performance.now();
+  for (let i = 0; i < 1000; i++) M.hitTest(state, 0.3, 0.3);
+  assert.ok(performance.now() - t0 < 1000);
+  assert.deepEqual(M.restack(M.parseLayout(boxes(2)).state, 0, 1).objects.map((o) => o.z), [1, 0]);
+});

@@ -113,6 +113,19 @@ def test_more_objects_than_the_prompt_window_allows(pack, sd15, clip):
                        "Shorten the phrases")
 
 
+def test_phrase_budget_is_checked_before_any_phrase_is_encoded(pack, sd15, clip):
+    """Eight long phrases are refused by the token count alone: no phrase goes through the text encoder."""
+    long = _json([{"phrase": "a very small shiny red ceramic coffee mug with a golden handle",
+                   "box": [0, 0, 0.5, 0.5]}] * 8)
+    spy = clip.clone()
+    encoded = []
+    real = spy.encode_from_tokens_scheduled
+    spy.encode_from_tokens_scheduled = lambda tokens, *a, **k: encoded.append(tokens) or real(tokens, *a, **k)
+    with pytest.raises(pack.lrdm_core.errors.LayoutError, match="one CLIP window"):
+        pack.nodes.patch_nodes.ApplyLayout.execute(sd15, spy, layout(pack, long), "", **METHOD)
+    assert encoded == []
+
+
 def test_models_without_cross_attention_up_blocks_are_refused(pack, clip):
     import comfy.model_patcher
     import comfy.supported_models

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -158,3 +159,108 @@ def test_training_resumes_exactly(tmp_path, toy) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
     model, clip, vae, meta = toy.load_toy(str(tmp_path / "straight.safetensors"))
     assert meta["steps"] == "3"
+
+
+class _Planted:
+    """A pickle that writes a file when it is unpickled with weights_only=False."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_training_resume_never_runs_code_from_the_checkpoint(tmp_path) -> None:
+    """A resume checkpoint is read with weights_only=True: a planted pickle is refused, not executed."""
+    import subprocess
+
+    marker = tmp_path / "ran"
+    torch.save({"config": {}, "payload": _Planted(str(marker))}, str(tmp_path / "planted.pt"))
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        _train(tmp_path, "planted")
+    assert not marker.exists()
+    assert b"weights_only" in e.value.stderr or b"Unsupported global" in e.value.stderr, e.value.stderr[-2000:]
+
+
+def test_training_defaults_stay_in_the_repository() -> None:
+    """The resume checkpoint and the ComfyUI tree default to paths inside the repo (.cache/, .host/), not /tmp."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "COMFYUI_PATH"}
+    out = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "train_toy.py"), "--help"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    code = "from hostkit import bootstrap; print(bootstrap.comfy_tree())"
+    comfy = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo / "tools",
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    assert comfy == str(repo / ".host" / "ComfyUI")
+    assert f"default {repo / '.cache' / 'toy' / 'lrdm_toy_ckpt.pt'})" in " ".join(out.split())
+    assert "default: $COMFYUI_PATH, else .host/ComfyUI" in " ".join(out.split())
+
+
+# --- the loader reads only the files it lists (issue 19) --------------------------------------------------------
+
+
+@pytest.fixture
+def models_dir(toy, tmp_path, monkeypatch):
+    """A models folder holding the shipped weights (a link) beside an outside folder with a real checkpoint."""
+    inside, outside = tmp_path / "pack" / "models", tmp_path / "elsewhere"
+    inside.mkdir(parents=True)
+    outside.mkdir()
+    shipped = os.path.join(toy.MODELS_DIR, WEIGHTS)
+    if os.path.isfile(shipped):
+        shutil.copyfile(shipped, inside / WEIGHTS)  # a copy: a link would resolve outside this folder
+    import safetensors.torch
+
+    safetensors.torch.save_file({"x": torch.zeros(1)}, str(outside / "lrdm_toy_secret.safetensors"))
+    (inside / "lrdm_toy_escape.safetensors").symlink_to(outside / "lrdm_toy_secret.safetensors")
+    monkeypatch.setattr(toy, "MODELS_DIR", str(inside))
+    return inside, outside
+
+
+def _refusal(pack, toy, weights) -> str:
+    with pytest.raises(pack.lrdm_core.errors.LRDMError) as e:
+        toy.ToyModelLoader.execute(weights)
+    msg = str(e.value)
+    assert msg.startswith("Expected one of the toy checkpoints in the pack's models folder"), msg
+    assert "Pick the weights from the node's list" in msg, msg
+    return msg
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dot-dot", "symlink-out"])
+def test_loader_refuses_paths_outside_its_folder(pack, toy, models_dir, kind) -> None:
+    """An API prompt (or a linked input, which skips ComfyUI's combo check) naming a file outside models/ is
+    refused with the same message whether that file exists or not, and its content is never read."""
+    inside, outside = models_dir
+    real, missing = {
+        "absolute": (str(outside / "lrdm_toy_secret.safetensors"), str(outside / "lrdm_toy_absent.safetensors")),
+        "dot-dot": ("../../elsewhere/lrdm_toy_secret.safetensors", "../../elsewhere/lrdm_toy_absent.safetensors"),
+        "symlink-out": ("lrdm_toy_escape.safetensors", "lrdm_toy_absent.safetensors"),
+    }[kind]
+    assert "lrdm_toy_escape.safetensors" not in toy.available_weights()
+    seen, unseen = _refusal(pack, toy, real), _refusal(pack, toy, missing)  # names of equal length
+    assert seen.replace("secret", "absent").replace("escape", "absent") == unseen
+
+
+def test_loader_lists_and_loads_only_files_inside(toy, models_dir) -> None:
+    inside, _ = models_dir
+    if not (inside / WEIGHTS).is_file():
+        pytest.skip(f"models/{WEIGHTS} not built yet (scripts/train_toy.py)")
+    assert toy.available_weights() == [WEIGHTS]
+    assert toy.resolve_weights(WEIGHTS) == os.path.realpath(inside / WEIGHTS)

@@ -103,6 +103,14 @@ def test_pyproject_has_the_registry_fields():
     assert re.fullmatch(r">=\d+\.\d+\.\d+", comfy["requires-comfyui"])
 
 
+def test_toy_model_card_states_the_code_licence():
+    """models/lrdm_toy.md names the weights' licence, and it is the project's (pyproject classifier)."""
+    card = (REPO / "models" / "lrdm_toy.md").read_text()
+    licence = card.split("## Licence", 1)[1] if "## Licence" in card else ""
+    assert "GPL-3.0-or-later" in licence and "trained from scratch" in licence
+    assert "GNU General Public License v3 or later (GPLv3+)" in (REPO / "pyproject.toml").read_text()
+
+
 def test_registry_icon_is_the_repository_file():
     repo_url = PYPROJECT["project"]["urls"]["Repository"]
     raw = repo_url.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/"

@@ -91,7 +91,10 @@ export class LayoutEditor {
     this.btnLock = btn("Lock", "Lock/unlock the selected box (locked boxes cannot be moved or deleted; "
       + "drag over them to draw)", () => this.toggleLock());
     this.color = el("input", { type: "color", title: "Colour of the selected box" });
+    // The colour well fires `input` on every colour it passes through and `change` once when the choice is made:
+    // every colour is drawn at once, one undo step is recorded at the end.
     this.color.addEventListener("input", () => this.setColor(this.color.value));
+    this.color.addEventListener("change", () => this.settle());
     this.btnClear = btn("Clear", "Remove every unlocked box (Ctrl+Z undoes)", () => this.clear());
     this.btnJson = btn("JSON", "Show the layout JSON (the node's layout_json widget) to paste or fix it",
       () => this.toggleJson());
@@ -101,7 +104,8 @@ export class LayoutEditor {
     this.banner.hidden = true;
     this.canvas = el("canvas", { tabIndex: 0 });
     this.canvas.dataset.lrdm = "layout-canvas";
-    this.phrase = el("input", { className: "lrdm-le-phrase", type: "text", placeholder: "phrase, e.g. a red apple" });
+    this.phrase = el("input", { className: "lrdm-le-phrase", type: "text", placeholder: "phrase, e.g. a red apple",
+      maxLength: M.MAX_PHRASE_CHARS });
     this.phrase.hidden = true;
     this.stage = el("div", { className: "lrdm-le-stage" }, this.canvas, this.phrase);
     this.status = el("div", { className: "lrdm-le-status" });
@@ -134,6 +138,7 @@ export class LayoutEditor {
     });
     this.phrase.addEventListener("blur", () => this.closePhrase());
     this.jsonArea.addEventListener("input", () => this.setJsonText(this.jsonArea.value));
+    this.jsonArea.addEventListener("change", () => this.settle()); // one undo step per edit of the text
     this.jsonArea.addEventListener("keydown", (e) => e.stopPropagation());
   }
 
@@ -152,21 +157,31 @@ export class LayoutEditor {
     this.refresh();
   }
 
-  /** Write the state into the layout_json widget (the only place the editor stores anything). */
-  commit() {
+  /** Write the state into the layout_json widget (the only place the editor stores anything). An edit that is
+   * still going on (typing a phrase, dragging through the colour well) passes `done = false`: the widget follows
+   * every step, the undo history gets one step when the edit ends (settle()). */
+  commit(done = true) {
     const text = M.serialize(this.state);
     this.lastText = text;
     if (this.json) this.json.value = text; // DOM widget setter -> textarea + callback
     if (!this.jsonArea.hidden && document.activeElement !== this.jsonArea) this.jsonArea.value = text;
     this.node.setDirtyCanvas?.(true, true);
-    markChanged();
+    if (done) this.settle(true);
+    else this.unsettled = true;
     this.refresh();
+  }
+
+  /** An edit has ended (commit, blur, Enter, the colour well's change): one step for the change tracker. */
+  settle(force = false) {
+    if (!force && !this.unsettled) return;
+    this.unsettled = false;
+    markChanged();
   }
 
   setJsonText(text) {
     if (this.json) this.json.value = text; // kept verbatim, even when it does not parse
     this.sync();
-    markChanged();
+    this.unsettled = true; // the textarea's change event (on blur) records the step
   }
 
   aspect() {
@@ -365,7 +380,7 @@ export class LayoutEditor {
   setColor(c) {
     if (!this.guard()) return;
     this.state = M.updateObject(this.state, this.selected, { color: c });
-    this.commit();
+    this.commit(false);
   }
 
   clear() {
@@ -377,8 +392,8 @@ export class LayoutEditor {
 
   setPhrase(text) {
     if (this.editing < 0 || this.readOnly) return;
-    this.state = M.updateObject(this.state, this.editing, { phrase: text });
-    this.commit();
+    this.state = M.updateObject(this.state, this.editing, { phrase: text.slice(0, M.MAX_PHRASE_CHARS) });
+    this.commit(false);
   }
 
   openPhrase(i) {
@@ -400,6 +415,7 @@ export class LayoutEditor {
     if (this.phrase.hidden) return;
     this.phrase.hidden = true;
     this.editing = -1;
+    this.settle(); // the typed phrase is one undo step
     this.refresh();
   }
 
@@ -447,7 +463,8 @@ export class LayoutEditor {
     const issues = M.problems(this.state);
     const n = this.state.objects.length;
     this.status.className = "lrdm-le-status" + (issues.length && n ? " warn" : "");
-    this.status.textContent = issues.length && n ? issues.slice(0, 2).join("; ")
+    this.status.textContent = this.readOnly ? "read-only: see the message above"
+      : issues.length && n ? issues.slice(0, 2).join("; ")
       : n ? `${n} box${n > 1 ? "es" : ""} · drag to draw · double-click to rename · Del deletes`
         : "Drag on the canvas to draw a box, then type its phrase.";
     this.draw();
@@ -528,15 +545,16 @@ export class LayoutEditor {
     g.strokeRect(x + 1, y + 1, Math.max(0, w - 2), Math.max(0, h - 2));
     g.setLineDash([]);
     if (this.editing === i) return; // the phrase input sits where the label would be
-    const label = `${i + 1} ${o.phrase.trim() || "(no phrase)"}${o.locked ? " [locked]" : ""}`;
+    const named = /\S/.test(o.phrase);
+    const phrase = o.phrase.length > M.LABEL_CHARS ? o.phrase.slice(0, M.LABEL_CHARS) : o.phrase; // cut first
+    const label = `${i + 1} ${named ? phrase.trim() : "(no phrase)"}${o.locked ? " [locked]" : ""}`;
     g.font = "600 12px system-ui,sans-serif";
     const maxW = Math.max(24, w - 4);
-    let text = label;
-    while (text.length > 2 && g.measureText(text).width > maxW - 8) text = text.slice(0, -2) + "…";
+    const text = M.fitLabel(label, maxW - 8, (t) => g.measureText(t).width);
     const tw = Math.min(maxW, g.measureText(text).width + 8);
-    g.fillStyle = o.phrase.trim() ? color : "#c0392b";
+    g.fillStyle = named ? color : "#c0392b";
     g.fillRect(x + 2, y + 2, tw, 17);
-    g.fillStyle = textColorOn(o.phrase.trim() ? color : "#c0392b");
+    g.fillStyle = textColorOn(named ? color : "#c0392b");
     g.fillText(text, x + 6, y + 15);
   }
 

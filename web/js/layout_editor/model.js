@@ -6,6 +6,12 @@
 export const LAYOUT_VERSION = 1;
 export const MAX_OBJECTS = 16;
 export const DIGITS = 5; // decimals of a normalised coordinate (1e-5 of a 8192 px canvas is < 0.1 px)
+// lrdm_core/layout.py's caps on untrusted layouts: text above MAX_JSON_CHARS is not parsed at all; a layout over
+// the other caps is shown read-only with a banner (the backend refuses it), never edited into something else.
+export const MAX_JSON_CHARS = 100_000;
+export const MAX_PHRASE_CHARS = 1_000;
+export const MAX_TEXT_CHARS = 10_000; // background, prompt
+export const LABEL_CHARS = 48; // a box label is cut to this many characters before it is measured
 
 // lrdm_core/preview.py PALETTE, so the canvas and LRDM_LayoutPreview use the same colours.
 const PALETTE_RGB = [[0.90, 0.10, 0.29], [0.24, 0.71, 0.29], [0.26, 0.39, 0.85], [1.00, 0.88, 0.10],
@@ -21,6 +27,9 @@ const clamp01 = (v) => Math.min(1, Math.max(0, v));
 /** Parse widget text into {state} or {error, state?}: never throws; `state` is set when the text can be shown. */
 export function parseLayout(text) {
   if (typeof text !== "string" || !text.trim()) return { state: emptyState() };
+  if (text.length > MAX_JSON_CHARS) {
+    return { error: `${text.length} characters of layout JSON, more than the ${MAX_JSON_CHARS} LRDM accepts` };
+  }
   let data;
   try {
     data = JSON.parse(text);
@@ -49,7 +58,34 @@ export function parseLayout(text) {
   }
   const state = { version, objects: out, extra };
   if (version > LAYOUT_VERSION) return { state, readOnly: true, error: `made by a newer LRDM (layout version ${version})` };
+  const over = overCaps(state);
+  if (over) return { state, readOnly: true, error: `${over}; LRDM refuses it` };
   return { state };
+}
+
+/** The first cap of lrdm_core/layout.py that a parsed state breaks, as a short message, or "". */
+function overCaps(state) {
+  const n = state.objects.length;
+  if (n > MAX_OBJECTS) return `${n} boxes, more than ${MAX_OBJECTS}`;
+  const i = state.objects.findIndex((o) => o.phrase.length > MAX_PHRASE_CHARS);
+  if (i >= 0) return `the phrase of box ${i + 1} has ${state.objects[i].phrase.length} characters, more than ${MAX_PHRASE_CHARS}`;
+  for (const key of ["background", "prompt"]) {
+    const v = state.extra[key];
+    if (typeof v === "string" && v.length > MAX_TEXT_CHARS) return `the ${key} has ${v.length} characters, more than ${MAX_TEXT_CHARS}`;
+  }
+  return "";
+}
+
+/** A box label that fits `maxW` px: cut to LABEL_CHARS first, then to the width by bisection (few measures). */
+export function fitLabel(label, maxW, measure) {
+  let text = label.length > LABEL_CHARS ? label.slice(0, LABEL_CHARS - 1) + "…" : label;
+  if (measure(text) <= maxW) return text;
+  let lo = 1, hi = text.length - 1; // characters kept before the "…"
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (measure(text.slice(0, mid) + "…") <= maxW) lo = mid; else hi = mid - 1;
+  }
+  return text.slice(0, lo) + "…";
 }
 
 /** The widget text of a state: version first, then objects, then the other top-level keys kept from the input. */
@@ -80,12 +116,21 @@ export function problems(state) {
 
 const area = (o) => Math.max(0, o.box[2] - o.box[0]) * Math.max(0, o.box[3] - o.box[1]);
 
-/** Indices bottom to top, as the sampler composes them: z, then larger regions below smaller, then order. */
+const orders = new WeakMap(); // objects array -> its paint order (states are immutable: sorted once per edit)
+
+/** Indices bottom to top, as the sampler composes them: z, then larger regions below smaller, then order.
+ * Cached per objects array and frozen: pointer moves and redraws do not sort again. */
 export function paintOrder(state) {
-  return state.objects.map((_, i) => i).sort((a, b) => {
-    const oa = state.objects[a], ob = state.objects[b];
-    return ((oa.z ?? 0) - (ob.z ?? 0)) || (area(ob) - area(oa)) || (a - b);
-  });
+  let order = orders.get(state.objects);
+  if (!order) {
+    const z = (o) => (Number.isFinite(o.z) ? o.z : 0);
+    order = Object.freeze(state.objects.map((_, i) => i).sort((a, b) => {
+      const oa = state.objects[a], ob = state.objects[b];
+      return (z(oa) - z(ob)) || (area(ob) - area(oa)) || (a - b);
+    }));
+    orders.set(state.objects, order);
+  }
+  return order;
 }
 
 const inside = (o, x, y) => x >= o.box[0] && x <= o.box[2] && y >= o.box[1] && y <= o.box[3];
@@ -159,7 +204,7 @@ export function duplicate(state, i, offset = 0.03) {
 
 /** Move object i one step up (dir = +1) or down (-1) in the paint order; every object gets an explicit z. */
 export function restack(state, i, dir) {
-  const order = paintOrder(state);
+  const order = [...paintOrder(state)];
   const k = order.indexOf(i), j = k + dir;
   if (k < 0 || j < 0 || j >= order.length) return state;
   [order[k], order[j]] = [order[j], order[k]];
