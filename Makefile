@@ -92,7 +92,7 @@ help:
 	@echo "  serve         ComfyUI's UI with the pack, foreground  [PORT=8188] [LISTEN=127.0.0.1] [CKPT=file]"
 	@echo "                (run/demo/serve use BASE=$(BASE) as --base-directory)"
 	@echo "  examples      regenerate example_workflows/*.json (tools/build_examples.py)"
-	@echo "  bench-quality layout accuracy on the toy model [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
+	@echo "  bench-quality layout accuracy on the toy model [MODEL=lrdm_toy_b] [LAYOUTS=file.jsonl] [SEEDS=n] [BENCH_ARGS=...]"
 	@echo "  bench-speed   LRDM vs stock KSampler, time and memory: SD1.5 64/512 px, SDXL 1024 px, both presets"
 	@echo "                -> bench/results/speed.json  [SPEED_PLAN= BENCH_ARGS='--size 512 --objects 2']"
 	@echo "  bench-real    CKPT=file [ARGS='--methods plain,lrdm --seeds 2']: a real checkpoint with and without LRDM,"
@@ -214,11 +214,12 @@ examples: host
 # --- benchmarks (scripts that print tables; not tests) ---------------------------------------
 
 LAYOUTS ?= bench/layouts_default.jsonl
+MODEL ?= lrdm_toy
 SEEDS ?= 1
 BENCH_ARGS ?=
 
 bench-quality: host
-	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
+	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --model "$(MODEL)" --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
 	@echo "bench/README.md picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
 
 # SPEED_PLAN=cpu: the configurations of bench/speed.py PLANS["cpu"] (about 20 min on 2 cores); SPEED_PLAN= with

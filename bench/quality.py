@@ -1,11 +1,13 @@
 """Layout accuracy on the toy model (`make bench-quality`): every method through ComfyUI's own sampling code.
 
-    PYTHONPATH=. .venv/bin/python bench/quality.py [--layouts bench/layouts_default.jsonl] [--seeds 1]
-        [--methods plain,area,...|all] [--background empty] [--steps 25] [--cfg 4.5] [--limit N] [--grid 8]
+    PYTHONPATH=. .venv/bin/python bench/quality.py [--model lrdm_toy] [--layouts bench/layouts_default.jsonl]
+        [--seeds 1] [--methods plain,area,...|all] [--background empty] [--steps 25] [--cfg 4.5] [--limit N] [--grid 8]
 
 Prints a table and writes bench/results/quality.json ({"methods": {name: {mIoU, AP50, presence, quality,
-n_objects, sec_per_image, ...}}, "layouts": ..., "seeds": ...}) and one grid PNG per method (target boxes
-drawn over the first outputs).
+n_objects, sec_per_image, ...}}, "model": ..., "layouts": ..., "seeds": ...}) and one grid PNG per method
+(target boxes drawn over the first outputs). Another --model or --layouts writes
+bench/results/quality_<model>_<set>.json and quality_<model>_<set>_grid_<method>.png instead, so the default
+run's files (the README's) stay as they are.
 """
 
 from __future__ import annotations
@@ -229,12 +231,40 @@ def grid_row(images: list[np.ndarray], lines: list[dict], n: int) -> np.ndarray:
     return np.concatenate(tiles, axis=1)
 
 
+DEFAULT_MODEL = "lrdm_toy"  # the shipped toy model (models/lrdm_toy.safetensors)
+DEFAULT_LAYOUTS = Path(__file__).with_name("layouts_default.jsonl")
+
+
+def model_path(model: str) -> Path:
+    """A toy model's weights: a .safetensors path as given, else models/<name>.safetensors."""
+    path = Path(model)
+    if path.suffix != ".safetensors":
+        path = host.REPO / "models" / f"{model}.safetensors"
+    if not path.is_file():
+        found = sorted(p.stem for p in (host.REPO / "models").glob("lrdm_toy*.safetensors"))
+        raise SystemExit(f"error: toy model {model!r} not found at {path}; expected one of {found} or a path")
+    return path
+
+
+def default_out(weights: Path, layouts: str) -> Path:
+    """bench/results/quality.json for the default model and layouts, else quality_<model>_<set>.json."""
+    if weights.stem == DEFAULT_MODEL and Path(layouts).resolve() == DEFAULT_LAYOUTS.resolve():
+        return host.RESULTS / "quality.json"
+    return host.RESULTS / f"quality_{weights.stem}_{Path(layouts).stem.removeprefix('layouts_')}.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--layouts", default=str(Path(__file__).with_name("layouts_default.jsonl")))
+    ap.add_argument("--layouts", default=str(DEFAULT_LAYOUTS))
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma list of METHODS, or all")
-    ap.add_argument("--weights", default=str(host.REPO / "models" / "lrdm_toy.safetensors"))
+    ap.add_argument(
+        "--model",
+        "--weights",
+        dest="model",
+        default=DEFAULT_MODEL,
+        help="toy model: a name in models/ (lrdm_toy, lrdm_toy_b) or a .safetensors path",
+    )
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--cfg", type=float, default=4.5)
     ap.add_argument("--sampler", default="euler")
@@ -255,15 +285,17 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="an extra LRDM method: name=field:value,field:value (fields of the paper preset)",
     )
-    ap.add_argument("--out", default=str(host.RESULTS / "quality.json"))
+    ap.add_argument("--out", default=None, help="default: bench/results/quality.json, or quality_<model>_<set>.json")
     args = ap.parse_args(argv)
+    weights = model_path(args.model)
+    out = Path(args.out or default_out(weights, args.layouts))
 
     pack = host.load("cpu", args.threads)
     lines = [json.loads(s) for s in Path(args.layouts).read_text().splitlines() if s.strip()]
     lines = lines[: args.limit] if args.limit else lines
     methods = parse_methods(args.methods, args.variant, args.set)
-    runner = Runner(pack, args.weights, args.steps, args.cfg, args.sampler, args.scheduler, args.background)
-    results, rows, out_dir = {}, {}, Path(args.out).parent
+    runner = Runner(pack, str(weights), args.steps, args.cfg, args.sampler, args.scheduler, args.background)
+    results, rows, out_dir, prefix = {}, {}, out.parent, out.stem
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, method in methods.items():
         images, used, t = [], [], time.perf_counter()
@@ -275,13 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = dict(
             evaluate(images, used), sec_per_image=sec, config=method if isinstance(method, dict) else None
         )
-        grid(images, used, out_dir / f"quality_grid_{name}.png", args.grid)
+        grid(images, used, out_dir / f"{prefix}_grid_{name}.png", args.grid)
         rows[name] = grid_row(images, used, args.grid)
         print_row(name, results[name])
-    Path(args.out).write_text(
+    out.write_text(
         json.dumps(
             {
                 "methods": results,
+                "model": weights.name,
                 "layouts": args.layouts,
                 "seeds": args.seeds,
                 "n_layouts": len(lines),
@@ -294,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     if any(m in rows for m in README_ROWS):
-        readme_grid(rows, out_dir / "quality_grid.png")
+        readme_grid(rows, out_dir / f"{prefix}_grid.png")
     return 0
 
 

@@ -48,6 +48,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--res-blocks", type=int, default=None)
     p.add_argument("--text-width", type=int, default=None)
     p.add_argument("--text-layers", type=int, default=None)
+    p.add_argument("--head-channels", type=int, default=None, help="U-Net channels per attention head")
+    p.add_argument("--text-heads", type=int, default=None, help="attention heads of the text model")
+    p.add_argument("--max-objects", type=int, default=3, help="most objects in a training scene")
+    p.add_argument("--min-side", type=int, default=16, help="smallest object box side in pixels (of 64)")
+    p.add_argument("--max-side", type=int, default=32, help="largest object box side in pixels (of 64)")
     p.add_argument(
         "--ckpt",
         default=os.path.join(REPO, ".cache", "toy", "lrdm_toy_ckpt.pt"),
@@ -89,7 +94,16 @@ def make_config(tm: Any, a: argparse.Namespace) -> dict[str, Any]:
         cfg["unet"]["context_dim"] = a.text_width
     if a.text_layers:
         cfg["text"]["num_hidden_layers"] = a.text_layers
+    if a.head_channels:
+        cfg["unet"]["num_head_channels"] = a.head_channels
+    if a.text_heads:
+        cfg["text"]["num_attention_heads"] = a.text_heads
     return cfg
+
+
+def data_kwargs(a: argparse.Namespace) -> dict[str, int]:
+    """Scene-generator arguments of the training data (defaults: the first model's 1-3 objects, sides 16-32)."""
+    return {"max_objects": a.max_objects, "min_side": a.min_side, "max_side": a.max_side}
 
 
 def init_weights(modules: list[torch.nn.Module], vocab_ids: list[int]) -> None:
@@ -211,8 +225,8 @@ def main() -> None:
     start, losses, elapsed_before = 0, [], 0.0
     if a.ckpt and os.path.isfile(a.ckpt):
         ck = torch.load(a.ckpt, map_location="cpu", weights_only=True)  # tensors and plain data, never code
-        if ck["config"] != cfg:
-            raise SystemExit(f"{a.ckpt} was trained with another config; delete it or pass the same flags.")
+        if ck["config"] != cfg or ck.get("data", data_kwargs(a)) != data_kwargs(a):
+            raise SystemExit(f"{a.ckpt} was trained with another config or data; delete it or pass the same flags.")
         for p, v in zip(params, ck["params"], strict=True):
             p.data.copy_(v)
         for e, v in zip(ema, ck["ema"], strict=True):
@@ -233,6 +247,7 @@ def main() -> None:
         torch.save(
             {
                 "config": cfg,
+                "data": data_kwargs(a),
                 "params": [p.detach() for p in params],
                 "ema": ema,
                 "opt": opt.state_dict(),
@@ -261,6 +276,7 @@ def main() -> None:
             "final_loss": f"{float(np.mean(recent)) if recent else float('nan'):.4f}",
             "train_minutes": f"{(elapsed_before + time.time() - t_start) / 60:.1f}",
             "threads": str(a.threads),
+            "data": json.dumps(data_kwargs(a)),
         }
         write_token_rows(text, vocab_ids, params[-1])
         tm.save_toy(a.out, patcher, clip, cfg, vocab_ids, info=info)
@@ -287,7 +303,7 @@ def main() -> None:
         batch = [
             scenes.sample_scene(rng, min_objects=0, max_objects=0)
             if rng.random() < a.empty_frac
-            else scenes.sample_scene(rng)
+            else scenes.sample_scene(rng, **data_kwargs(a))
             for _ in range(a.batch)
         ]
         images = torch.from_numpy(np.stack([scenes.render(s) for s in batch]))  # [B, H, W, 3]

@@ -60,3 +60,30 @@ def test_background_phrase(q, pack) -> None:
     assert torch.equal(outside, 1 - inside)
     runner.background = ""
     assert len(runner._cond_mask(line)) == 2
+
+
+def test_model_and_layouts_choose_the_output(q, tmp_path: Path, monkeypatch) -> None:
+    """--model by name and --layouts (the hard set) on 2 layouts: the named weights run, the report says which,
+    and the files go to quality_<model>_<set>* so the default run's quality.json and grids stay untouched."""
+    monkeypatch.setattr(q.host, "RESULTS", tmp_path)
+    hard = REPO / "bench" / "layouts_hard.jsonl"
+    argv = ["--model", "lrdm_toy", "--layouts", str(hard), "--limit", "2", "--methods", "plain,lrdm_plus",
+            "--steps", "2", "--grid", "2", "--threads", "0"]  # fmt: skip
+    assert q.main(argv) == 0
+    out = tmp_path / "quality_lrdm_toy_hard.json"
+    report = json.loads(out.read_text())
+    assert report["model"] == "lrdm_toy.safetensors" and report["layouts"].endswith("layouts_hard.jsonl")
+    lines = [json.loads(s) for s in hard.read_text().splitlines()[:2]]
+    assert report["methods"]["lrdm_plus"]["n_objects"] == sum(len(s["objects"]) for s in lines) >= 8
+    assert (tmp_path / "quality_lrdm_toy_hard_grid_lrdm_plus.png").is_file()
+    assert (tmp_path / "quality_lrdm_toy_hard_grid.png").is_file()
+    assert not (tmp_path / "quality.json").exists() and not (tmp_path / "quality_grid.png").exists()
+    assert q.default_out(q.model_path("lrdm_toy"), str(REPO / "bench" / "layouts_default.jsonl")) == (
+        tmp_path / "quality.json"
+    )
+
+
+def test_unknown_model_is_a_clear_error(q) -> None:
+    """A model name that is not in models/ stops with the names that are."""
+    with pytest.raises(SystemExit, match=r"not found.*lrdm_toy"):
+        q.model_path("no_such_model")

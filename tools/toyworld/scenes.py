@@ -119,6 +119,76 @@ def sample_scene(
     return Scene(tuple(objects), background, size, grid)
 
 
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    """Intersection area of two grid boxes (x0, y0, x1, y1)."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def sample_hard_scene(
+    rng: np.random.Generator,
+    size: int = IMAGE_SIZE,
+    min_objects: int = 4,
+    max_objects: int = 6,
+    min_side: int = 10,
+    max_side: int = 16,
+    max_pair_overlap: float = 0.25,
+    max_covered: float = 0.4,
+    grid: int = 2,
+) -> Scene:
+    """A hard layout (issue 18): 4-6 small square boxes (side 10-16 px of 64, 0.15-0.25), at least one
+    overlapping pair, and one colour used twice with two different shapes; (colour, shape) pairs distinct.
+
+    Each pair of boxes shares at most `max_pair_overlap` of the smaller box and no box has more than
+    `max_covered` of its area under the others, so every object stays visible in a render (later objects
+    are drawn on top). Sides and positions snap to multiples of `grid` pixels.
+    """
+    size_g, min_g, max_g = size // grid, -(-min_side // grid), max_side // grid
+    n = int(rng.integers(min_objects, max_objects + 1))
+    colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
+    twin = [(colour, SHAPES[int(i)]) for i in rng.choice(len(SHAPES), size=2, replace=False)]
+    rest = [(c, s) for c in COLOURS for s in SHAPES if (c, s) not in twin]
+    pairs = twin + [rest[int(i)] for i in rng.choice(len(rest), size=n - 2, replace=False)]
+    pairs = [pairs[int(i)] for i in rng.permutation(n)]
+    boxes = None
+    while boxes is None:
+        boxes = _place_hard_boxes(rng, [c for c, _ in pairs], size_g, min_g, max_g, max_pair_overlap, max_covered)
+    objects = tuple(SceneObject(c, s, tuple(v / size_g for v in box)) for (c, s), box in zip(pairs, boxes, strict=True))
+    background = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
+    return Scene(objects, background, size, grid)
+
+
+def _place_hard_boxes(
+    rng: np.random.Generator,
+    colours: list[str],
+    size_g: int,
+    min_g: int,
+    max_g: int,
+    pair_cap: float,
+    covered_cap: float,
+) -> list[tuple[int, int, int, int]] | None:
+    """One random square grid box per colour within the caps, at least one overlapping pair, boxes of one colour
+    a cell apart (touching same-colour shapes would read as one object); None after 400 tries."""
+    n, placed = len(colours), []
+    for _ in range(400):
+        if len(placed) == n:
+            break
+        side = int(rng.integers(min_g, max_g + 1))
+        x0, y0 = (int(v) for v in rng.integers(0, size_g - side + 1, size=2))
+        box = (x0, y0, x0 + side, y0 + side)
+        same = [b for b, c in zip(placed, colours, strict=False) if c == colours[len(placed)]]
+        if not _boxes_clear(box, same, 1):
+            continue
+        areas = [_overlap(box, b) for b in placed]
+        if any(a > pair_cap * min(side, b[2] - b[0]) ** 2 for a, b in zip(areas, placed, strict=True)):
+            continue
+        trial = placed + [box]
+        if all(sum(_overlap(b, o) for o in trial if o is not b) <= covered_cap * (b[2] - b[0]) ** 2 for b in trial):
+            placed = trial
+    if len(placed) < n or not any(_overlap(a, b) for i, a in enumerate(placed) for b in placed[i + 1 :]):
+        return None
+    return placed
+
+
 def shape_mask(shape: str, box_px: tuple[float, float, float, float], size: int) -> np.ndarray:
     """Boolean [size, size] mask of a shape filling the pixel box (pixel centres tested)."""
     x0, y0, x1, y1 = box_px
