@@ -76,7 +76,7 @@ help:
 	@echo "  screenshots   README pictures from the real frontend -> docs/images (+ screenshots.json hashes)"
 	@echo "  images-manifest  re-hash the README figures that are not screenshots (docs/images/screenshots.json)"
 	@echo "  icon          docs/images/icon.png (registry icon) from tools/make_icon.py"
-	@echo "  lint          ruff check"
+	@echo "  lint          ruff check + ruff format --check"
 	@echo "  test          lint + test-core + test-comfy + test-server + test-browser"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
@@ -161,7 +161,7 @@ BENCH_ARGS ?=
 
 bench-quality: host
 	COMFYUI_PATH="$(TREE)" $(PY) bench/quality.py --layouts "$(LAYOUTS)" --seeds $(SEEDS) $(BENCH_ARGS)
-	@echo "README picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
+	@echo "bench/README.md picture: cp bench/results/quality_grid.png docs/images/ && make images-manifest"
 
 bench-speed: host $(RANDOM_CKPT)
 	COMFYUI_PATH="$(TREE)" $(PY) bench/speed.py --ckpt "$(abspath $(RANDOM_CKPT))" $(BENCH_ARGS)
@@ -173,7 +173,7 @@ bench-real: host
 
 # README pictures from the real frontend: the browser tier's editor test and the example-workflow screenshots
 # (lrdm_demo queued, the toy step-by-step's attention previews), saved into docs/images; then their sha256 into
-# docs/images/screenshots.json (tests/core/test_docs.py checks the README's pictures against it).
+# docs/images/screenshots.json (tests/core/test_docs.py checks the documents' pictures against it).
 screenshots: host $(RANDOM_CKPT) browser-deps
 	mkdir -p docs/images
 	COMFYUI_PATH="$(TREE)" LRDM_TEST_CKPT="$(abspath $(RANDOM_CKPT))" LRDM_CHROMIUM="$(CHROMIUM)" \
@@ -181,7 +181,7 @@ screenshots: host $(RANDOM_CKPT) browser-deps
 	  tests/browser/test_screenshots.py -q
 	$(PY) tools/image_manifest.py --screenshots
 
-# After replacing a README figure that is not a screenshot (bench grid, demo picture): re-hash it.
+# After replacing a figure that is not a screenshot (the bench grid in bench/README.md): re-hash it.
 images-manifest: venv
 	$(PY) tools/image_manifest.py
 
@@ -204,6 +204,7 @@ endef
 
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-core: venv
 	$(call pytest_tier,tests/core,env -u COMFYUI_PATH)

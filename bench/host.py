@@ -10,6 +10,6 @@ RESULTS = REPO / "bench" / "results"
 if str(REPO / "tools") not in sys.path:
     sys.path.insert(0, str(REPO / "tools"))
 
-from hostkit.bootstrap import load  # noqa: E402
+from hostkit.bootstrap import load, pack_module  # noqa: E402
 
-__all__ = ["REPO", "RESULTS", "load"]
+__all__ = ["REPO", "RESULTS", "load", "pack_module"]

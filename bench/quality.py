@@ -22,23 +22,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import host  # noqa: E402
 
-# Node inputs of lrdm_core.config.PRESETS (tests/comfy/test_nodes.py checks they match).
-PAPER = dict(
-    t0=0.3,
-    strength=1.0,
-    strength_out=1.0,
-    top_k=0,
-    guidance="input",
-    capture_blocks="paper",
-    capture_source="auto",
-    composition="shared",
-    attn_bias=0.0,
-    delta_space="latent",
-    self_bias=0.0,
-    bias_end=1.0,
-)
-PLUS = dict(PAPER, guidance="state", attn_bias=12.0, delta_space="rgb", self_bias=6.0, bias_end=0.8)
-# The paper's algorithm with two of the numbers it leaves open calibrated on this model (README's choices 2 and 5:
+PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two settings, as node inputs
+PAPER = PRESETS["paper"].to_dict()
+PLUS = PRESETS["plus"].to_dict()
+# The paper's algorithm with two of the numbers it leaves open calibrated on this model (docs/METHOD.md choices 2 and 5:
 # lambda inside, t0); the node's "paper" button keeps the authors' numbers (PAPER) for SD checkpoints.
 TOY_PAPER = dict(PAPER, strength=3.0, t0=0.5)
 METHODS: dict[str, dict | str] = {
@@ -48,7 +35,7 @@ METHODS: dict[str, dict | str] = {
     "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
     "lrdm": TOY_PAPER,  # the paper's method, figure's reading (xi on each layer's input, CFG per layer), calibrated
     "lrdm_paper_button": PAPER,  # the same with the authors' numbers: t0 0.3, lambda 1
-    "lrdm_plus": PLUS,  # the node defaults: the best measured mode (README)
+    "lrdm_plus": PLUS,  # the node defaults: the best measured mode (bench/README.md)
     "lrdm_plus_no_bias": dict(PLUS, attn_bias=0.0, self_bias=0.0),  # its LRDM part alone
     "bias_only": dict(PLUS, t0=0.0, guidance="none"),  # its region biases alone (no layers, no guidance)
     "lrdm_layers_only": dict(TOY_PAPER, guidance="none"),

@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     model.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, "bench_counter", count)
     sampler_node = pack.nodes.sampler_node
     latent = {"samples": torch.zeros(1, 4, args.size // 8, args.size // 8)}
-    method = pack.nodes.params.node_kwargs(pack.lrdm_core.config.PRESETS["paper"].with_(t0=args.t0))
+    method = pack.lrdm_core.config.PRESETS["paper"].with_(t0=args.t0).to_dict()
 
     def stock(n: int):
         prompt = " and ".join(PHRASES[:n])

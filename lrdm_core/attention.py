@@ -1,4 +1,4 @@
-"""Cross-attention maps of object tokens (PAPER.md 'dynamic delta'): probabilities of chosen key columns."""
+"""Cross-attention maps of object tokens (dynamic delta, METHOD.md choice 4): probabilities of chosen key columns."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def guidance_offset(delta: torch.Tensor, region: torch.Tensor, strength_in: floa
 
 
 def vp_scale(sigma: torch.Tensor | float) -> torch.Tensor | float:
-    """k-diffusion x = x_vp * sqrt(sigma^2 + 1) (PAPER.md choice 3): the factor to scale xi by."""
+    """k-diffusion x = x_vp * sqrt(sigma^2 + 1) (METHOD.md choice 3): the factor to scale xi by."""
     if isinstance(sigma, torch.Tensor):
         return torch.sqrt(sigma.float() ** 2 + 1.0)
     return math.sqrt(float(sigma) ** 2 + 1.0)

@@ -1,4 +1,4 @@
-"""Immutable, versioned layout data (LRDM_LAYOUT) and its JSON schema (PAPER.md, 'Inputs').
+"""Immutable, versioned layout data (LRDM_LAYOUT) and its JSON schema (METHOD.md 'Inputs').
 
 A layout is a set of objects, each a phrase y^i and a region M^i (a normalised xyxy box, origin at
 the top-left corner, or a soft mask), plus an optional background phrase. JSON carries boxes only;
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -118,10 +118,6 @@ class Layout:
     def to_json(self) -> str:
         """Serialise to the versioned JSON schema."""
         return json.dumps(self.to_dict())
-
-    def with_objects(self, objects: tuple[LayoutObject, ...]) -> Layout:
-        """A copy with other objects."""
-        return replace(self, objects=tuple(objects))
 
 
 def validate_box(box: Any, phrase: str) -> Box:

@@ -1,4 +1,4 @@
-"""Rasterise layout regions onto the latent grid (PAPER.md choice 7: soft masks, sub-cell boxes)."""
+"""Rasterise layout regions onto the latent grid (METHOD.md choice 7: soft masks, sub-cell boxes)."""
 
 from __future__ import annotations
 

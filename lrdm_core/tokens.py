@@ -1,4 +1,4 @@
-"""Token positions of each object's phrase (PAPER.md choice 4), from a host tokenizer injected as a callable."""
+"""Token positions of each object's phrase (METHOD.md choice 4), from a host tokenizer injected as a callable."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def salient_offsets(tok: TokenizerFns, phrase: str) -> list[int]:
 def positions_in_prompt(tok: TokenizerFns, prompt: str, phrase: str, taken: set[int] | None = None) -> list[int] | None:
     """Context positions of the phrase's salient tokens inside the prompt's encoding, or None.
 
-    Multi-token phrases use the mean over these positions (PAPER.md choice 4). A repeated phrase
+    Multi-token phrases use the mean over these positions (METHOD.md choice 4). A repeated phrase
     binds to its next unused occurrence (`taken` holds positions already used).
     """
     prompt_ids = tok.tokenize(prompt)
@@ -78,7 +78,7 @@ CLIP_WINDOW = 75  # content tokens in one CLIP chunk (77 with BOS/EOS); longer t
 def check_phrase_budget(tok: TokenizerFns, phrases: Sequence[str], window: int = CLIP_WINDOW) -> None:
     """Refuse layouts whose phrases cannot all be named in one CLIP window of the global prompt.
 
-    Every object is read from one prompt (PAPER.md choice 4); CLIP encodes text beyond `window`
+    Every object is read from one prompt (METHOD.md choice 4); CLIP encodes text beyond `window`
     tokens as separate chunks that do not see each other, so the objects' bindings would split.
     """
     counts = [len(tok.content_ids(p)) for p in phrases]

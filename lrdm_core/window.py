@@ -1,4 +1,4 @@
-"""The layered window (Algorithm 1, PAPER.md choice 5): the first fraction t0 of the sampler's own steps."""
+"""The layered window (Algorithm 1, METHOD.md choice 5): the first fraction t0 of the sampler's own steps."""
 
 from __future__ import annotations
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..lrdm_core.config import LRDMConfig
 from ..lrdm_core.layout import Layout
 from .host.runtime import install
 from .host.spec import build_spec
-from .params import cfg_input, config_from, method_inputs, model_inputs
+from .params import cfg_input, method_inputs, model_inputs
 
 PATCH_PROMPT = (
     "The global prompt as typed into the positive CLIPTextEncode; used to find each object's tokens for its "
@@ -41,7 +42,7 @@ class ApplyLayout(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, clip, layout: Layout, prompt: str, objects_conditioning=None, **kw) -> io.NodeOutput:
-        config = config_from(**kw)
+        config = LRDMConfig(**kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         return io.NodeOutput(install(model, spec))
 
@@ -81,7 +82,7 @@ class Guider(io.ComfyNode):
         objects_conditioning=None,
         **kw,
     ) -> io.NodeOutput:
-        config = config_from(**kw)
+        config = LRDMConfig(**kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         guider = comfy.samplers.CFGGuider(install(model, spec))
         guider.set_conds(positive, negative)

@@ -9,11 +9,12 @@ import latent_preview
 import torch
 from comfy_api.latest import io
 
+from ..lrdm_core.config import LRDMConfig
 from ..lrdm_core.layout import Layout
 from .host.encode import encode
 from .host.runtime import install
 from .host.spec import build_spec
-from .params import cfg_input, config_from, method_inputs, model_inputs, noise_inputs
+from .params import cfg_input, method_inputs, model_inputs, noise_inputs
 
 
 class Sampler(io.ComfyNode):
@@ -83,7 +84,7 @@ class Sampler(io.ComfyNode):
         denoise: float,
         **kw,
     ) -> io.NodeOutput:
-        config = config_from(**kw)
+        config = LRDMConfig(**kw)
         patched = install(model, build_spec(clip, layout, prompt, config))
         positive, uncond = encode(clip, prompt), encode(clip, negative)
         return io.NodeOutput(

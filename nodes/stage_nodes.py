@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 from comfy_api.latest import io
 
+from ..lrdm_core.config import Guidance, LRDMConfig
 from ..lrdm_core.layout import Layout
 from ..lrdm_core.preview import heatmaps
 from .host.encode import encode
 from .host.runtime import install
 from .host.spec import build_spec
 from .host.state import RunState
-from .params import config_from, method_inputs, model_inputs, noise_inputs
+from .params import method_inputs, model_inputs, noise_inputs
 from .patch_nodes import PATCH_PROMPT
 
 
@@ -40,7 +41,7 @@ def capture(
 ) -> RunState:
     """Run only LRDM's first-step capture (one U-Net evaluation on x_T) and return its RunState."""
     seen: list[RunState] = []
-    cfg = config.with_(t0=1.0, guidance=config.guidance if config.guidance != "none" else "input")
+    cfg = config.with_(t0=1.0, guidance=Guidance.INPUT if config.guidance is Guidance.NONE else config.guidance)
     patched = install(model, build_spec(clip, layout, prompt, cfg, observer=seen.append))
     latent_image = comfy.sample.fix_empty_latent_channels(patched, latent["samples"])
     noise = comfy.sample.prepare_noise(latent_image, seed, latent.get("batch_index"))
@@ -95,7 +96,7 @@ class CaptureAttention(io.ComfyNode):
         scheduler: str,
         **kw,
     ) -> io.NodeOutput:
-        config = config_from(**kw)
+        config = LRDMConfig(**kw)
         state = capture(model, clip, layout, prompt, latent, seed, steps, scheduler, config)
         maps = state.maps[:, 0].float()  # [n, H, W] (first batch item)
         h, w = maps.shape[-2:]

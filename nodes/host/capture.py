@@ -1,4 +1,4 @@
-"""Attention capture (PAPER.md dynamic delta): an attn2 replace that records object-token maps on x_T."""
+"""Attention capture (dynamic delta, METHOD.md choice 4): an attn2 replace that records object-token maps on x_T."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import comfy.samplers
 import torch
 
 from ...lrdm_core.attention import AttentionRecorder, resolution_of, token_probabilities
+from ...lrdm_core.config import CaptureSource
 from .keys import layer_key
 from .unet import output_cross_attention, select_blocks
 
@@ -47,10 +48,8 @@ class CaptureAttention:
         self.columns = columns  # cond uuid -> context positions to record
         self.block = block  # the up-block this transformer belongs to (maps are averaged per block first)
         self.periods = periods or {}  # cond uuid -> its own context length (the batch may repeat it)
-        self.calls = 0
 
     def __call__(self, q, k, v, extra_options):
-        self.calls += 1
         self._record(q, k, extra_options)
         return host_attention(self.previous, q, k, v, extra_options)
 
@@ -118,7 +117,7 @@ def _capture_plan(guider, spec):
     conds: list = []
     sources = []
     for i, pp in enumerate(spec.prompt_positions):
-        use_prompt = pp is not None and pos_uid is not None and source != "phrase"
+        use_prompt = pp is not None and pos_uid is not None and source is not CaptureSource.PHRASE
         # a phrase missing from the prompt falls back to its own encoding (spec.build_spec warned once)
         if use_prompt:
             for p in pp:

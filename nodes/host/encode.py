@@ -32,7 +32,7 @@ def encode(clip, text: str):
 
 
 def object_conditionings(clip, layout: Layout) -> tuple:
-    """One CONDITIONING per object from its phrase (the default; PAPER.md Fig. 3)."""
+    """One CONDITIONING per object from its phrase (the default; the paper's Fig. 3)."""
     return tuple(encode(clip, o.phrase) for o in layout.objects)
 
 

@@ -1,6 +1,6 @@
 """Every key LRDM puts into ComfyUI's model_options / transformer_options / guider conds: one place.
 
-All are prefixed `lrdm` (STYLE.md 3) so they never collide with the host's or another pack's keys.
+All are prefixed `lrdm` so they never collide with the host's or another pack's keys.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import comfy.samplers
 import torch
 
 from ...lrdm_core.composition import SHIFTED_GUIDANCE, compose
+from ...lrdm_core.config import Guidance
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import vp_scale
 from ...lrdm_core.raster import paint_order
@@ -48,7 +49,7 @@ def layered_prediction(guider, state: RunState, x, timestep, model_options):
     n = len(layers)
     bg_out, un_out, layer_outs = outs[0], outs[1], outs[2 : 2 + n]
     layer_un = outs[2 + n :] or [un_out] * n
-    if cfg.guidance == "eps" and shifts is not None:  # noise-prediction reading: x0 = x0' - xi (choice 9)
+    if cfg.guidance is Guidance.EPS and shifts is not None:  # noise-prediction reading: x0 = x0' - xi (choice 9)
         layer_outs = [o - s for o, s in zip(layer_outs, shifts, strict=True)]
         if layer_unconds:
             layer_un = [o - s for o, s in zip(layer_un, shifts, strict=True)]

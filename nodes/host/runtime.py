@@ -1,4 +1,4 @@
-"""LRDM inside ComfyUI's sampler: wrappers installed on a ModelPatcher clone (COMFY_API.md).
+"""LRDM inside ComfyUI's sampler: wrappers installed on a ModelPatcher clone (METHOD.md 'In ComfyUI').
 
 OUTER_SAMPLE adds the object layers' conditionings to the guider for one run; SAMPLER_SAMPLE runs
 the attention capture on x_T and builds the vision guidance; PREDICT_NOISE replaces the prediction
@@ -16,6 +16,7 @@ import torch
 from comfy.patcher_extension import WrappersMP
 
 from ...lrdm_core.composition import shift_chunks, state_shift
+from ...lrdm_core.config import Composition, DeltaSpace, Guidance
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
 from ...lrdm_core.window import Window, sigma_threshold
@@ -131,7 +132,7 @@ class SamplerSample:
         transformer_options = extra_args["model_options"].setdefault("transformer_options", {})
         transformer_options[RUN_KEY] = state
         try:
-            if threshold is not None and cfg.composition == "fuse":
+            if threshold is not None and cfg.composition is Composition.FUSE:
                 return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
             return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
         finally:
@@ -144,14 +145,14 @@ class SamplerSample:
         state.maps = capture_maps(guider, self.spec, x_t, sigmas[:1].expand(x_t.shape[0]), extra_args["model_options"])
         x_vp = x_t / vp_scale(float(sigmas[0]))  # [B, C, H, W]
         k = cfg.top_k or default_top_k(*x_t.shape[-2:])
-        rgb = _rgb_factors(guider, x_t) if cfg.delta_space == "rgb" else None
+        rgb = _rgb_factors(guider, x_t) if cfg.delta_space is DeltaSpace.RGB else None
         state.offsets = []
         for i in range(len(state.masks)):
             delta = top_k_mean(x_vp, state.maps[i], k)  # [B, C]
             if rgb is not None:
                 delta = colour_part(delta, rgb)
-            state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength_in, cfg.strength_out))
-        if cfg.guidance == "state" and cfg.composition == "shared":  # 'fuse' shifts each layer's own start
+            state.offsets.append(guidance_offset(delta, state.masks[i], cfg.strength, cfg.strength_out))
+        if cfg.guidance is Guidance.STATE and cfg.composition is Composition.SHARED:  # 'fuse' shifts each start
             return noise + state_shift(state.offsets, state.weights) * (vp_scale(float(sigmas[0])) / noise_gain)
         return noise
 
@@ -182,7 +183,7 @@ class PredictNoise:
                     **model_options["transformer_options"],
                     BIAS_KEY: plan,
                 }
-        if state.spec.config.composition == "shared" and state.window.contains(sigma):
+        if state.spec.config.composition is Composition.SHARED and state.window.contains(sigma):
             state.layered_calls += 1
             return layered_prediction(executor.class_obj, state, x, timestep, model_options)
         return executor(x, timestep, model_options, seed)

@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from ...lrdm_core.config import LRDMConfig
+from ...lrdm_core.config import CaptureSource, LRDMConfig
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.layout import Layout
 from .encode import encode, object_conditionings, token_positions
@@ -33,7 +33,7 @@ def build_spec(
         conds = object_conditionings(clip, layout)
     in_prompt, in_phrase = token_positions(clip, layout, prompt or layout.prompt)
     missing = [o.phrase for o, pos in zip(layout.objects, in_prompt, strict=True) if pos is None]
-    if missing and (prompt or layout.prompt).strip() and config.capture_source != "phrase":
+    if missing and (prompt or layout.prompt).strip() and config.capture_source is not CaptureSource.PHRASE:
         log.warning("LRDM: %s", phrase_fallback_message(missing))
     background = encode(clip, layout.background) if layout.background.strip() else None
     return LRDMSpec(

@@ -1,4 +1,4 @@
-"""Find the U-Net's cross-attention up-blocks (COMFY_API.md block ids) and refuse models without them."""
+"""Find the U-Net's cross-attention up-blocks (block ids: METHOD.md 'In ComfyUI') and refuse models without them."""
 
 from __future__ import annotations
 

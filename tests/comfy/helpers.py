@@ -5,6 +5,7 @@ from __future__ import annotations
 import comfy.patcher_extension
 import torch
 from comfy.patcher_extension import WrappersMP
+from hostkit import bootstrap
 
 import nodes as comfy_nodes
 
@@ -13,20 +14,8 @@ LAYOUT_JSON = (
     '{"objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},'
     ' {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}'
 )
-METHOD = dict(
-    t0=0.5,
-    strength=1.0,
-    strength_out=1.0,
-    top_k=0,
-    guidance="input",
-    capture_blocks="paper",
-    capture_source="auto",
-    composition="shared",
-    attn_bias=0.0,
-    delta_space="latent",
-    self_bias=0.0,
-    bias_end=1.0,
-)
+# The paper's preset with a longer window (t0 0.5) so that 4-step runs have 2 layered steps.
+METHOD = dict(bootstrap.pack_module("lrdm_core.config").PRESETS["paper"].to_dict(), t0=0.5)
 
 
 def latent(size: int = 16, batch: int = 1, value: float = 0.0) -> dict:

@@ -95,11 +95,11 @@ def test_layout_preview_draws_regions(pack):
     assert torch.allclose(img[0, 0, 63], torch.full((3,), 0.92))  # outside every box: untouched
 
 
-def test_node_kwargs_round_trip(pack):
+def test_config_round_trips_through_node_inputs(pack):
     params = pack.nodes.params
-    cfg = pack.lrdm_core.config.LRDMConfig(t0=0.4, strength_in=1.5, strength_out=0.5, attn_bias=2.0)
-    assert params.config_from(**params.node_kwargs(cfg)) == cfg
-    assert set(params.node_kwargs(cfg)) == {i.id for i in params.method_inputs()}
+    cfg = pack.lrdm_core.config.LRDMConfig(t0=0.4, strength=1.5, strength_out=0.5, attn_bias=2.0)
+    assert pack.lrdm_core.config.LRDMConfig(**cfg.to_dict()) == cfg
+    assert list(cfg.to_dict()) == [i.id for i in params.method_inputs()]
 
 
 def test_presets_match_the_frontend_buttons_and_the_benchmark(pack):
@@ -110,19 +110,19 @@ def test_presets_match_the_frontend_buttons_and_the_benchmark(pack):
 
     from conftest import REPO
 
-    config, params = pack.lrdm_core.config, pack.nodes.params
+    config = pack.lrdm_core.config
     assert config.PRESETS["plus"] == config.LRDMConfig()
     text = (REPO / "web" / "js" / "presets.js").read_text()
     start = text.index("{", text.index("PRESETS ="))
     js = json.loads(text[start : text.index("};", start) + 1])
-    assert js == {name: params.node_kwargs(cfg) for name, cfg in config.PRESETS.items()}
+    assert js == {name: cfg.to_dict() for name, cfg in config.PRESETS.items()}
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import quality
     finally:
         sys.path.remove(str(REPO / "bench"))
-    assert quality.METHODS["lrdm_paper_button"] == params.node_kwargs(config.PRESETS["paper"])
-    assert quality.METHODS["lrdm_plus"] == params.node_kwargs(config.PRESETS["plus"])
+    assert quality.METHODS["lrdm_paper_button"] == config.PRESETS["paper"].to_dict()
+    assert quality.METHODS["lrdm_plus"] == config.PRESETS["plus"].to_dict()
 
 
 def test_every_node_has_a_help_page_and_every_example_a_thumbnail(pack):

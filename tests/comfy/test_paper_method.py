@@ -136,7 +136,7 @@ def test_a_prompt_that_is_not_the_positive_is_reported_issue17_8(pack, sd15, cli
 
     def run(node_prompt: str, positive_text: str) -> list[str]:
         caplog.clear()
-        kw = pack.nodes.params.node_kwargs(pack.lrdm_core.config.LRDMConfig())  # the node defaults
+        kw = pack.lrdm_core.config.LRDMConfig().to_dict()  # the node defaults
         patched = apply.execute(sd15, clip, layout(pack), node_prompt, **kw).args[0]
         pos = clip.encode_from_tokens_scheduled(clip.tokenize(positive_text))
         with caplog.at_level(logging.WARNING, logger="lrdm"):

@@ -187,7 +187,7 @@ def test_config_accepts_exactly_finite_in_range_values(strength, t0):
     ok_strength = math.isfinite(strength) and abs(strength) <= MAX_STRENGTH
     ok_t0 = 0.0 <= t0 <= 1.0
     try:
-        LRDMConfig(t0=t0, strength_in=strength)
+        LRDMConfig(t0=t0, strength=strength)
     except LRDMError as e:
         assert not (ok_strength and ok_t0)
         assert str(e).startswith("Expected ") and ("t0" in str(e) or "strength" in str(e))

@@ -149,7 +149,7 @@ BAD = [
      "to fit in one CLIP window (75 tokens) together"),
     ("t0 above 1", lambda ld, s: _apply_graph(ld, s, t0=1.5), "rejected", "bigger than max of 1.0"),
     ("strength NaN", lambda ld, s: _apply_graph(ld, s, strength=float("nan")), "failed",
-     "Expected strength to be a finite number within +-10, got nan"),
+     "Expected strength to be a finite number in [-10, 10], got nan"),
     ("strength huge", lambda ld, s: _apply_graph(ld, s, strength=1e9), "rejected", "bigger than max of 10.0"),
     ("masks of two sizes", lambda ld, s: _masks_graph(ld, s, "a red apple\na blue cup", [(64, 64), (48, 64)]),
      "failed", "Expected every mask of the size of the first one, 64x64, got 48x64"),
