@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 import torch
 
+from .config import Guidance
+
 log = logging.getLogger("lrdm")
 
-SHIFTED_GUIDANCE = ("input", "eps")  # modes that put xi on each layer's input every layered step (choice 3)
+SHIFTED_GUIDANCE = (Guidance.INPUT, Guidance.EPS)  # xi on each layer's input every layered step (choice 3)
 
 
 def compose(bg_out: torch.Tensor, layer_outs: Sequence[torch.Tensor], weights: torch.Tensor, bg_weight: torch.Tensor):

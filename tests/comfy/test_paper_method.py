@@ -152,3 +152,38 @@ def test_a_prompt_that_is_not_the_positive_is_reported_issue17_8(pack, sd15, cli
     assert run(PROMPT, PROMPT + ", on a wooden table, photo") == []  # CLIP is causal: the prefix still matches
     warned = run(PROMPT, "a green apple and a blue cup")
     assert len(warned) == 1 and "Expected the node's prompt" in warned[0]
+
+
+def test_layered_prediction_is_eq8_with_cfg_per_layer_issue17_1(pack, sd15, clip):
+    """Each layered evaluation of the paper's preset equals sum_i W_i cfg(x + xi_i, y_i) + W_bg cfg(x, y_bg),
+    every cfg computed on its own input from ComfyUI's calc_cond_batch, one layer at a time."""
+    import comfy.samplers
+
+    keys = pack.nodes.host.keys
+    vp_scale = pack.lrdm_core.guidance.vp_scale
+    checked = []
+
+    def check(executor, x, timestep, model_options, seed=None):
+        state = model_options["transformer_options"].get(keys.RUN_KEY)
+        before = state.layered_calls if state else 0
+        out = executor(x, timestep, model_options, seed)
+        if state is None or state.layered_calls == before:
+            return out
+        guider = executor.class_obj
+        conds, s = guider.conds, guider.cfg
+        shift = vp_scale(timestep).reshape(-1, 1, 1, 1)  # [B, 1, 1, 1]
+
+        def cfg(cond, inp):
+            c, u = comfy.samplers.calc_cond_batch(guider.inner_model, [cond, conds["negative"]], inp, timestep, {})
+            return u + s * (c - u)
+
+        want = cfg(conds.get(keys.BG_KEY, conds["positive"]), x) * state.bg_weight
+        for i, (xi, w) in enumerate(zip(state.offsets, state.weights, strict=True)):
+            want = want + cfg(conds[keys.layer_key(i)], x + xi * shift) * w
+        checked.append(float((out - want).abs().max() / want.abs().max()))  # relative: batched vs one by one
+        return out
+
+    model = sd15.clone()
+    model.add_wrapper_with_key(WrappersMP.PREDICT_NOISE, "test_eq8", check)  # outside LRDM's wrapper
+    run_lrdm(pack, model, clip, steps=4, **dict(PAPER, t0=0.5))  # the paper's preset (this issue), guidance input
+    assert len(checked) == 2 and max(checked) < 1e-5, checked

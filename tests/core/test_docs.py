@@ -250,3 +250,13 @@ def test_method_choices_cited_in_the_code_exist():
     sections = {(p, name) for p in _sources() for name in re.findall(r"METHOD\.md,? '([^']+)'", p.read_text())}
     missing = sorted(f"{p.relative_to(REPO)}: '{name}'" for p, name in sections if _slug(name) not in _anchors(METHOD))
     assert not missing, f"cited sections that docs/METHOD.md does not have: {missing}"
+
+
+def test_the_paper_preset_is_labelled_as_the_figures_reading_issue17_2():
+    """The paper's button is Eq. 8 in the figure's reading (choice 9), not 'Eq. 6 and 8 as written'."""
+    presets_js = (REPO / "web" / "js" / "presets.js").read_text()
+    label = re.search(r'paper: "([^"]+)"', presets_js.split("PRESET_LABELS", 1)[1]).group(1)
+    assert "figure's reading" in label
+    config = (REPO / "lrdm_core" / "config.py").read_text()
+    assert "as written" not in config and "figure's reading" in config
+    assert f"**{label}**" in README
