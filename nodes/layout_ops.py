@@ -133,32 +133,63 @@ class LayoutFromBoundingBoxes(io.ComfyNode):
             display_name="LRDM Layout from Bounding Boxes",
             category="lrdm/layout",
             description="Converts ComfyUI's pixel bounding boxes ({x, y, width, height} on a width x height "
-                        "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
-                        "its description (in the box or in Create Bounding Boxes' elements output), else the "
-                        "line of the same index in phrases.",
+            "canvas, e.g. from Create Bounding Boxes) into an LRDM layout; a box's phrase is "
+            "its description (in the box or in Create Bounding Boxes' elements output), else the "
+            "line of the same index in phrases.",
             inputs=[
-                io.Custom(io_type).Input("bboxes", tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a "
-                                                           "list of them, or one list per frame."),
-                _array_input("elements", optional=True,
-                             tooltip="Create Bounding Boxes' elements output (optional): each box's desc/text "
-                                     "becomes its phrase, in box order."),
-                io.Int.Input("width", default=1024, min=1, max=16384,
-                             tooltip="Width in pixels of the canvas the boxes were drawn on."),
-                io.Int.Input("height", default=1024, min=1, max=16384,
-                             tooltip="Height in pixels of the canvas the boxes were drawn on."),
-                io.String.Input("phrases", multiline=True, default="",
-                                tooltip="One phrase per line for boxes without a description, in box order."),
-                io.String.Input("background", default="",
-                                tooltip="Optional phrase for everything outside the boxes."),
-                io.Int.Input("frame", default=0, min=0, max=4096,
-                             tooltip="Which frame's boxes to use when the input holds one list per frame."),
+                io.Custom(io_type).Input(
+                    "bboxes",
+                    tooltip="BOUNDING_BOX / BOUNDING_BOXES: pixel boxes, a list of them, or one list per frame.",
+                ),
+                _array_input(
+                    "elements",
+                    optional=True,
+                    tooltip="Create Bounding Boxes' elements output (optional): each box's desc/text "
+                    "becomes its phrase, in box order.",
+                ),
+                io.Int.Input(
+                    "width",
+                    default=1024,
+                    min=1,
+                    max=16384,
+                    tooltip="Width in pixels of the canvas the boxes were drawn on.",
+                ),
+                io.Int.Input(
+                    "height",
+                    default=1024,
+                    min=1,
+                    max=16384,
+                    tooltip="Height in pixels of the canvas the boxes were drawn on.",
+                ),
+                io.String.Input(
+                    "phrases",
+                    multiline=True,
+                    default="",
+                    tooltip="One phrase per line for boxes without a description, in box order.",
+                ),
+                io.String.Input("background", default="", tooltip="Optional phrase for everything outside the boxes."),
+                io.Int.Input(
+                    "frame",
+                    default=0,
+                    min=0,
+                    max=4096,
+                    tooltip="Which frame's boxes to use when the input holds one list per frame.",
+                ),
             ],
             outputs=[LAYOUT.Output(display_name="layout")],
         )
 
     @classmethod
-    def execute(cls, bboxes: object, width: int, height: int, phrases: str = "", background: str = "",
-                frame: int = 0, elements: list | None = None) -> io.NodeOutput:
+    def execute(
+        cls,
+        bboxes: object,
+        width: int,
+        height: int,
+        phrases: str = "",
+        background: str = "",
+        frame: int = 0,
+        elements: list | None = None,
+    ) -> io.NodeOutput:
         boxes = flatten_pixel_boxes(bboxes, frame)
         per_box = element_phrases(elements, split_phrases(phrases))
         layout = layout_from_pixel_boxes(boxes, width, height, per_box, background)

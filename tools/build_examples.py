@@ -41,39 +41,68 @@ def L(node: int, slot: int = 0) -> tuple:
     return ("@", node, slot)
 
 
-TOY_LAYOUT = json.dumps({"version": 1, "background": "empty", "objects": [
-    {"phrase": "a red circle", "box": [0.06, 0.5, 0.44, 0.94]},
-    {"phrase": "a blue square", "box": [0.56, 0.06, 0.94, 0.44]}]})  # "empty": the toy's caption of a bare scene
+TOY_LAYOUT = json.dumps(
+    {
+        "version": 1,
+        "background": "empty",
+        "objects": [
+            {"phrase": "a red circle", "box": [0.06, 0.5, 0.44, 0.94]},
+            {"phrase": "a blue square", "box": [0.56, 0.06, 0.94, 0.44]},
+        ],
+    }
+)  # "empty": the toy's caption of a bare scene
 TOY_PROMPT = "a red circle and a blue square"
 
-SDXL_LAYOUT = json.dumps({"version": 1, "width": 1024, "height": 1024, "objects": [
-    {"phrase": "a corgi", "box": [0.06, 0.42, 0.5, 0.94]},
-    {"phrase": "a red ball", "box": [0.6, 0.64, 0.84, 0.88]},
-    {"phrase": "a hot air balloon", "box": [0.56, 0.06, 0.9, 0.42]}]})
+SDXL_LAYOUT = json.dumps(
+    {
+        "version": 1,
+        "width": 1024,
+        "height": 1024,
+        "objects": [
+            {"phrase": "a corgi", "box": [0.06, 0.42, 0.5, 0.94]},
+            {"phrase": "a red ball", "box": [0.6, 0.64, 0.84, 0.88]},
+            {"phrase": "a hot air balloon", "box": [0.56, 0.06, 0.9, 0.42]},
+        ],
+    }
+)
 SDXL_PROMPT = "a photo of a corgi and a red ball on a lawn, a hot air balloon in the sky"
-SDXL_NOTE = ("SDXL: pick your SDXL checkpoint (e.g. sd_xl_base_1.0.safetensors) in Load Checkpoint. "
-             "Draw the boxes in LRDM Layout (drag on the canvas, type the phrase) at SDXL sizes "
-             "(1024x1024, 1152x896, ...); keep the layout's width/height equal to the latent's.")
+SDXL_NOTE = (
+    "SDXL: pick your SDXL checkpoint (e.g. sd_xl_base_1.0.safetensors) in Load Checkpoint. "
+    "Draw the boxes in LRDM Layout (drag on the canvas, type the phrase) at SDXL sizes "
+    "(1024x1024, 1152x896, ...); keep the layout's width/height equal to the latent's."
+)
 
 MASK_PHRASES = "a red apple\na blue cup"
-MASK_NOTE = ("Instance masks from the mask editor: in each Load Image node load an image (any picture of "
-             "the scene, or copy example_workflows/input/*.png of this pack into ComfyUI/input), right-click "
-             "it > Open in MaskEditor, paint the region of one object and Save. Load Image's MASK output is "
-             "the painted area. One Load Image per object, wired to mask_1, mask_2, ... of LRDM Layout from "
-             "Masks, with one phrase per line in the same order. All masks must have the same size.")
+MASK_NOTE = (
+    "Instance masks from the mask editor: in each Load Image node load an image (any picture of "
+    "the scene, or copy example_workflows/input/*.png of this pack into ComfyUI/input), right-click "
+    "it > Open in MaskEditor, paint the region of one object and Save. Load Image's MASK output is "
+    "the painted area. One Load Image per object, wired to mask_1, mask_2, ... of LRDM Layout from "
+    "Masks, with one phrase per line in the same order. All masks must have the same size."
+)
 
-EDIT_LAYOUT = json.dumps({"version": 1, "objects": [
-    {"phrase": "a red apple", "box": list(example_inputs.APPLE_BOX)},
-    {"phrase": "a blue cup", "box": [0.56, 0.3, 0.88, 0.74]}]})
-EDIT_NOTE = ("Image editing: Load Image gives the picture to change (scaled to the model's size). In LRDM "
-             "Layout the apple's box sits where the apple is, the cup's box is where the new object goes: "
-             "drag a box to move an object. denoise 0.5-0.7 keeps the rest of the picture (lower keeps "
-             "more, higher follows the layout more).")
+EDIT_LAYOUT = json.dumps(
+    {
+        "version": 1,
+        "objects": [
+            {"phrase": "a red apple", "box": list(example_inputs.APPLE_BOX)},
+            {"phrase": "a blue cup", "box": [0.56, 0.3, 0.88, 0.74]},
+        ],
+    }
+)
+EDIT_NOTE = (
+    "Image editing: Load Image gives the picture to change (scaled to the model's size). In LRDM "
+    "Layout the apple's box sits where the apple is, the cup's box is where the new object goes: "
+    "drag a box to move an object. denoise 0.5-0.7 keeps the rest of the picture (lower keeps "
+    "more, higher follows the layout more)."
+)
 
-LORA_NOTE = ("LoRA and other patches: put your LoRA in ComfyUI/models/loras and pick it in Load LoRA. "
-             "LRDM Apply Layout patches whatever model it gets (LoRA weights, Perturbed-Attention Guidance, "
-             "FreeU, other attention patches) and the stock KSampler renders the layout; give it the LoRA's "
-             "clip too, so the phrases are encoded as the prompts are.")
+LORA_NOTE = (
+    "LoRA and other patches: put your LoRA in ComfyUI/models/loras and pick it in Load LoRA. "
+    "LRDM Apply Layout patches whatever model it gets (LoRA weights, Perturbed-Attention Guidance, "
+    "FreeU, other attention patches) and the stock KSampler renders the layout; give it the LoRA's "
+    "clip too, so the phrases are encoded as the prompts are."
+)
 
 EXAMPLES: dict[str, list[tuple]] = {
     # The small built-in model (what `make demo` runs): the same seed with and without LRDM.
@@ -81,17 +110,48 @@ EXAMPLES: dict[str, list[tuple]] = {
         (1, "LRDM_ToyModelLoader", {}, 0),
         (2, "LRDM_LayoutFromJSON", {"json": TOY_LAYOUT}, 0),
         (3, "EmptyLatentImage", {"width": 64, "height": 64, "batch_size": 4}, 0),
-        (4, "LRDM_Sampler", {"model": L(1), "clip": L(1, 1), "layout": L(2), "prompt": TOY_PROMPT, "negative": "",
-                             "latent": L(3), "seed": 7, "steps": 25, "cfg": 4.5, "sampler_name": "euler",
-                             "scheduler": "normal", "denoise": 1.0, **METHOD}, 1),
+        (
+            4,
+            "LRDM_Sampler",
+            {
+                "model": L(1),
+                "clip": L(1, 1),
+                "layout": L(2),
+                "prompt": TOY_PROMPT,
+                "negative": "",
+                "latent": L(3),
+                "seed": 7,
+                "steps": 25,
+                "cfg": 4.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+                **METHOD,
+            },
+            1,
+        ),
         (5, "VAEDecode", {"samples": L(4), "vae": L(1, 2)}, 2),
         (6, "ImageScaleBy", {"image": L(5), "upscale_method": "nearest-exact", "scale_by": 4.0}, 2),
         (7, "SaveImage", {"images": L(6), "filename_prefix": "lrdm_demo_layout"}, 3),
         (8, "CLIPTextEncode", {"clip": L(1, 1), "text": TOY_PROMPT}, 1),
         (9, "CLIPTextEncode", {"clip": L(1, 1), "text": ""}, 1),
-        (10, "KSampler", {"model": L(1), "positive": L(8), "negative": L(9), "latent_image": L(3), "seed": 7,
-                          "steps": 25, "cfg": 4.5, "sampler_name": "euler", "scheduler": "normal",
-                          "denoise": 1.0}, 1),
+        (
+            10,
+            "KSampler",
+            {
+                "model": L(1),
+                "positive": L(8),
+                "negative": L(9),
+                "latent_image": L(3),
+                "seed": 7,
+                "steps": 25,
+                "cfg": 4.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+            },
+            1,
+        ),
         (11, "VAEDecode", {"samples": L(10), "vae": L(1, 2)}, 2),
         (12, "ImageScaleBy", {"image": L(11), "upscale_method": "nearest-exact", "scale_by": 4.0}, 2),
         (13, "SaveImage", {"images": L(12), "filename_prefix": "lrdm_demo_plain"}, 3),
@@ -216,9 +276,26 @@ EXAMPLES: dict[str, list[tuple]] = {
         (1, "CheckpointLoaderSimple", {"ckpt_name": "sd_xl_base_1.0.safetensors"}, 0),
         (2, "LRDM_Layout", {"layout_json": SDXL_LAYOUT, "width": 1024, "height": 1024, "background": ""}, 0),
         (3, "EmptyLatentImage", {"width": 1024, "height": 1024, "batch_size": 1}, 0),
-        (4, "LRDM_Sampler", {"model": L(1), "clip": L(1, 1), "layout": L(2), "prompt": SDXL_PROMPT, "negative": NEG,
-                             "latent": L(3), "seed": 42, "steps": 30, "cfg": 6.5, "sampler_name": "dpmpp_2m",
-                             "scheduler": "karras", "denoise": 1.0, **METHOD}, 1),
+        (
+            4,
+            "LRDM_Sampler",
+            {
+                "model": L(1),
+                "clip": L(1, 1),
+                "layout": L(2),
+                "prompt": SDXL_PROMPT,
+                "negative": NEG,
+                "latent": L(3),
+                "seed": 42,
+                "steps": 30,
+                "cfg": 6.5,
+                "sampler_name": "dpmpp_2m",
+                "scheduler": "karras",
+                "denoise": 1.0,
+                **METHOD,
+            },
+            1,
+        ),
         (5, "VAEDecode", {"samples": L(4), "vae": L(1, 2)}, 2),
         (6, "SaveImage", {"images": L(5), "filename_prefix": "lrdm_sdxl"}, 3),
         (7, "Note", {"text": SDXL_NOTE}, 2),
@@ -228,12 +305,33 @@ EXAMPLES: dict[str, list[tuple]] = {
         (1, "CheckpointLoaderSimple", CKPT, 0),
         (2, "LoadImage", {"image": "lrdm_mask_apple.png"}, 0),
         (3, "LoadImage", {"image": "lrdm_mask_cup.png"}, 0),
-        (4, "LRDM_LayoutFromMasks", {"phrases": MASK_PHRASES, "mask_1": L(2, 1), "mask_2": L(3, 1),
-                                     "background": ""}, 1),
+        (
+            4,
+            "LRDM_LayoutFromMasks",
+            {"phrases": MASK_PHRASES, "mask_1": L(2, 1), "mask_2": L(3, 1), "background": ""},
+            1,
+        ),
         (5, "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, 1),
-        (6, "LRDM_Sampler", {"model": L(1), "clip": L(1, 1), "layout": L(4), "prompt": PROMPT, "negative": NEG,
-                             "latent": L(5), "seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler",
-                             "scheduler": "normal", "denoise": 1.0, **METHOD}, 2),
+        (
+            6,
+            "LRDM_Sampler",
+            {
+                "model": L(1),
+                "clip": L(1, 1),
+                "layout": L(4),
+                "prompt": PROMPT,
+                "negative": NEG,
+                "latent": L(5),
+                "seed": 42,
+                "steps": 30,
+                "cfg": 7.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+                **METHOD,
+            },
+            2,
+        ),
         (7, "VAEDecode", {"samples": L(6), "vae": L(1, 2)}, 3),
         (8, "SaveImage", {"images": L(7), "filename_prefix": "lrdm_masks"}, 4),
         (9, "LRDM_LayoutPreview", {"layout": L(4), "width": 512, "height": 512, "image": L(2)}, 3),
@@ -243,17 +341,41 @@ EXAMPLES: dict[str, list[tuple]] = {
     # A LoRA and Perturbed-Attention Guidance on the model before LRDM_ApplyLayout; the stock KSampler renders.
     "lrdm_lora_pag": [
         (1, "CheckpointLoaderSimple", CKPT, 0),
-        (2, "LoraLoader", {"model": L(1), "clip": L(1, 1), "lora_name": "your_sd15_lora.safetensors",
-                           "strength_model": 0.8, "strength_clip": 0.8}, 0),
+        (
+            2,
+            "LoraLoader",
+            {
+                "model": L(1),
+                "clip": L(1, 1),
+                "lora_name": "your_sd15_lora.safetensors",
+                "strength_model": 0.8,
+                "strength_clip": 0.8,
+            },
+            0,
+        ),
         (3, "PerturbedAttentionGuidance", {"model": L(2), "scale": 3.0}, 1),
         (4, "LRDM_LayoutFromJSON", {"json": LAYOUT}, 1),
         (5, "LRDM_ApplyLayout", {"model": L(3), "clip": L(2, 1), "layout": L(4), "prompt": PROMPT, **METHOD}, 2),
         (6, "CLIPTextEncode", {"clip": L(2, 1), "text": PROMPT}, 2),
         (7, "CLIPTextEncode", {"clip": L(2, 1), "text": NEG}, 2),
         (8, "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, 1),
-        (9, "KSampler", {"model": L(5), "positive": L(6), "negative": L(7), "latent_image": L(8), "seed": 42,
-                         "steps": 30, "cfg": 6.0, "sampler_name": "dpmpp_2m", "scheduler": "karras",
-                         "denoise": 1.0}, 3),
+        (
+            9,
+            "KSampler",
+            {
+                "model": L(5),
+                "positive": L(6),
+                "negative": L(7),
+                "latent_image": L(8),
+                "seed": 42,
+                "steps": 30,
+                "cfg": 6.0,
+                "sampler_name": "dpmpp_2m",
+                "scheduler": "karras",
+                "denoise": 1.0,
+            },
+            3,
+        ),
         (10, "VAEDecode", {"samples": L(9), "vae": L(1, 2)}, 4),
         (11, "SaveImage", {"images": L(10), "filename_prefix": "lrdm_lora"}, 4),
         (12, "Note", {"text": LORA_NOTE}, 0),
@@ -262,14 +384,39 @@ EXAMPLES: dict[str, list[tuple]] = {
     "lrdm_image_edit": [
         (1, "CheckpointLoaderSimple", CKPT, 0),
         (2, "LoadImage", {"image": "lrdm_edit_table.png"}, 0),
-        (3, "ImageScale", {"image": L(2), "upscale_method": "lanczos", "width": 512, "height": 512,
-                           "crop": "center"}, 1),
+        (
+            3,
+            "ImageScale",
+            {"image": L(2), "upscale_method": "lanczos", "width": 512, "height": 512, "crop": "center"},
+            1,
+        ),
         (4, "VAEEncode", {"pixels": L(3), "vae": L(1, 2)}, 1),
-        (5, "LRDM_Layout", {"layout_json": EDIT_LAYOUT, "width": 512, "height": 512, "background": "",
-                            "image": L(3)}, 2),
-        (6, "LRDM_Sampler", {"model": L(1), "clip": L(1, 1), "layout": L(5), "prompt": PROMPT, "negative": NEG,
-                             "latent": L(4), "seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler",
-                             "scheduler": "normal", "denoise": 0.6, **METHOD}, 3),
+        (
+            5,
+            "LRDM_Layout",
+            {"layout_json": EDIT_LAYOUT, "width": 512, "height": 512, "background": "", "image": L(3)},
+            2,
+        ),
+        (
+            6,
+            "LRDM_Sampler",
+            {
+                "model": L(1),
+                "clip": L(1, 1),
+                "layout": L(5),
+                "prompt": PROMPT,
+                "negative": NEG,
+                "latent": L(4),
+                "seed": 42,
+                "steps": 30,
+                "cfg": 7.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 0.6,
+                **METHOD,
+            },
+            3,
+        ),
         (7, "VAEDecode", {"samples": L(6), "vae": L(1, 2)}, 4),
         (8, "SaveImage", {"images": L(7), "filename_prefix": "lrdm_edit"}, 5),
         (9, "Note", {"text": EDIT_NOTE}, 0),
@@ -393,9 +540,21 @@ def _place(node: dict, col: int, bottoms: dict[int, int]) -> None:
 
 def _note(nid: int, ctype: str, text: str, order: int) -> dict:
     """A Note / MarkdownNote node as the frontend saves it (no inputs or outputs, one text widget)."""
-    return {"id": nid, "type": ctype, "pos": [0, 0], "size": [340, 200], "flags": {}, "order": order, "mode": 0,
-            "inputs": [], "outputs": [], "properties": {}, "widgets_values": [text],
-            "color": "#432", "bgcolor": "#653"}
+    return {
+        "id": nid,
+        "type": ctype,
+        "pos": [0, 0],
+        "size": [340, 200],
+        "flags": {},
+        "order": order,
+        "mode": 0,
+        "inputs": [],
+        "outputs": [],
+        "properties": {},
+        "widgets_values": [text],
+        "color": "#432",
+        "bgcolor": "#653",
+    }
 
 
 def _load_input(name: str, size: int):
@@ -405,8 +564,10 @@ def _load_input(name: str, size: int):
     from PIL import Image
 
     img = Image.open(INPUTS / name).convert("RGBA")
-    rgb, alpha = (im.resize((size, size), Image.Resampling.BILINEAR)  # apart: RGBA resizing premultiplies
-                  for im in (img.convert("RGB"), img.getchannel("A")))
+    rgb, alpha = (
+        im.resize((size, size), Image.Resampling.BILINEAR)  # apart: RGBA resizing premultiplies
+        for im in (img.convert("RGB"), img.getchannel("A"))
+    )
     image = torch.from_numpy(np.asarray(rgb).astype(np.float32) / 255.0)[None]  # [1, H, W, 3]
     return image, 1.0 - torch.from_numpy(np.asarray(alpha).astype(np.float32) / 255.0)  # [H, W]
 
@@ -421,8 +582,11 @@ def example_layout(graph: list[tuple]):
         if ctype == "LRDM_Layout":
             return core.layout.layout_from_json(inputs["layout_json"])
         if ctype == "LRDM_LayoutFromMasks":
-            masks = [_load_input(by_id[inputs[f"mask_{i}"][1]][1]["image"], 256)[1]
-                     for i in range(1, 5) if f"mask_{i}" in inputs]
+            masks = [
+                _load_input(by_id[inputs[f"mask_{i}"][1]][1]["image"], 256)[1]
+                for i in range(1, 5)
+                if f"mask_{i}" in inputs
+            ]
             return core.layout_ops.layout_from_masks(masks, core.layout_ops.split_phrases(inputs["phrases"]))
     raise ValueError("the example has no layout node")
 

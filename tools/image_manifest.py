@@ -47,8 +47,13 @@ def png_size(path: Path) -> tuple[int, int]:
 def entry(name: str, made_by: str, screenshot: bool) -> dict:
     path = IMAGES / name
     w, h = png_size(path)
-    return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "width": w, "height": h,
-            "screenshot": screenshot, "made_by": made_by}
+    return {
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "width": w,
+        "height": h,
+        "screenshot": screenshot,
+        "made_by": made_by,
+    }
 
 
 def main(argv=None) -> int:
@@ -65,11 +70,17 @@ def main(argv=None) -> int:
     for name, made_by in FIGURES.items():
         if (IMAGES / name).exists():
             images[name] = entry(name, made_by, screenshot=False)
-    MANIFEST.write_text(json.dumps({
-        "about": "README pictures and their sha256; screenshots are recorded only by `make screenshots`, "
-        "the other figures by `make images-manifest` (tools/image_manifest.py).",
-        "images": dict(sorted(images.items())),
-    }, indent=1) + "\n")
+    MANIFEST.write_text(
+        json.dumps(
+            {
+                "about": "README pictures and their sha256; screenshots are recorded only by `make screenshots`, "
+                "the other figures by `make images-manifest` (tools/image_manifest.py).",
+                "images": dict(sorted(images.items())),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     missing = [n for n in SCREENSHOTS if n not in images]
     if missing:
         sys.stderr.write(f"no entry yet for {', '.join(missing)}: run `make screenshots`\n")

@@ -38,11 +38,17 @@ def draw() -> Image.Image:
     d.rounded_rectangle([0, 0, SIZE * S, SIZE * S], radius=72 * S, fill=(30, 34, 48, 255))
     # Two layers behind the canvas (the layered rendering), then the canvas itself.
     for off, col in ((56, (66, 100, 216, 255)), (36, (61, 181, 74, 255))):
-        d.rounded_rectangle(_box((60 + off, 60 - off + 20, 300 + off, 300 - off + 20)), radius=22 * S,
-                            fill=(*col[:3], 255), outline=(235, 238, 245, 255), width=6 * S)
+        d.rounded_rectangle(
+            _box((60 + off, 60 - off + 20, 300 + off, 300 - off + 20)),
+            radius=22 * S,
+            fill=(*col[:3], 255),
+            outline=(235, 238, 245, 255),
+            width=6 * S,
+        )
     canvas = (60, 100, 300, 340)
-    d.rounded_rectangle(_box(canvas), radius=22 * S, fill=(244, 244, 240, 255), outline=(235, 238, 245, 255),
-                        width=6 * S)
+    d.rounded_rectangle(
+        _box(canvas), radius=22 * S, fill=(244, 244, 240, 255), outline=(235, 238, 245, 255), width=6 * S
+    )
     # The demo layout: a red circle in the lower-left box, a blue square in the upper-right box.
     red, blue = (230, 26, 74, 255), (66, 100, 216, 255)
     _dashed_rect(d, (78, 210, 172, 322), red, 5)

@@ -50,6 +50,7 @@ def host_supports_override() -> bool:
     """Whether this ComfyUI routes its attention through transformer_options' optimized_attention_override."""
     return hasattr(comfy_attention, "wrap_attn")
 
+
 @dataclass
 class BiasRun:
     """One run's bias: the plan, which attention of which block comes next (set by the markers), and the

@@ -20,8 +20,14 @@ BOXES = [  # the host editor's own state: pixel boxes, a description in box 1's 
 def boxes_run(comfy_server, object_info, tmp_path_factory) -> dict:
     if "CreateBoundingBoxes" not in object_info:
         pytest.skip("this ComfyUI has no Create Bounding Boxes node (0.3.75 has no BOUNDING_BOX type)")
-    result = run_script(comfy_server, tmp_path_factory.mktemp("bboxes"), "check_bounding_boxes.mjs",
-                        {"boxes": BOXES}, "bounding_boxes_result.json", 300)
+    result = run_script(
+        comfy_server,
+        tmp_path_factory.mktemp("bboxes"),
+        "check_bounding_boxes.mjs",
+        {"boxes": BOXES},
+        "bounding_boxes_result.json",
+        300,
+    )
     assert not result.get("fatal"), f"{result['fatal']}\nsteps: {result['steps']}"
     return result
 

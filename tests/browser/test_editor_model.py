@@ -13,6 +13,7 @@ def test_editor_model_unit_tests_pass():
     node = shutil.which("node")
     if not node:
         pytest.fail("need node (the browser tier's runtime)", pytrace=False)
-    r = subprocess.run([node, "--test", str(HERE / "editor_model.test.mjs")], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [node, "--test", str(HERE / "editor_model.test.mjs")], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

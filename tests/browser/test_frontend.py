@@ -17,8 +17,11 @@ from hostkit.fixtures import REPO
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 FIXTURES = REPO / "tests" / "server" / "fixtures"
-WORKFLOWS = [FIXTURES / "stock_txt2img.json", FIXTURES / "tricky_ui.json",
-             *sorted((REPO / "example_workflows").glob("*.json"))]
+WORKFLOWS = [
+    FIXTURES / "stock_txt2img.json",
+    FIXTURES / "tricky_ui.json",
+    *sorted((REPO / "example_workflows").glob("*.json")),
+]
 
 
 def _is_ours(text: str) -> bool:
@@ -28,8 +31,11 @@ def _is_ours(text: str) -> bool:
 @pytest.fixture(scope="module")
 def frontend(comfy_server, lrdm_node_ids, tmp_path_factory) -> dict:
     """Run check_frontend.mjs once against the live server; its result JSON."""
-    cfg = {"pack": srv.PACK_DIR_NAME, "nodeIds": lrdm_node_ids,
-           "workflows": [{"name": p.name, "workflow": json.loads(p.read_text())} for p in WORKFLOWS]}
+    cfg = {
+        "pack": srv.PACK_DIR_NAME,
+        "nodeIds": lrdm_node_ids,
+        "workflows": [{"name": p.name, "workflow": json.loads(p.read_text())} for p in WORKFLOWS],
+    }
     return run_script(comfy_server, tmp_path_factory.mktemp("browser"), "check_frontend.mjs", cfg, "result.json", 600)
 
 
@@ -47,8 +53,7 @@ def test_every_lrdm_node_is_registered_in_litegraph(frontend, lrdm_node_ids):
 
 
 def test_no_console_errors_from_our_files(frontend):
-    errors = [m for m in frontend["console"]
-              if m["type"] == "error" and (_is_ours(m["url"]) or _is_ours(m["text"]))]
+    errors = [m for m in frontend["console"] if m["type"] == "error" and (_is_ours(m["url"]) or _is_ours(m["text"]))]
     errors += [e for e in frontend["pageErrors"] if _is_ours(e["stack"]) or _is_ours(e["message"])]
     assert not errors, errors
 

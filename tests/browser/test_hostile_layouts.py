@@ -19,8 +19,14 @@ LOAD_MS = 10_000
 @pytest.fixture(scope="module")
 def hostile(comfy_server, tmp_path_factory) -> dict:
     """Run check_hostile_layouts.mjs once against the live server; its result JSON."""
-    return run_script(comfy_server, tmp_path_factory.mktemp("hostile-layouts"), "check_hostile_layouts.mjs", {},
-                      "hostile_layouts_result.json", 300)
+    return run_script(
+        comfy_server,
+        tmp_path_factory.mktemp("hostile-layouts"),
+        "check_hostile_layouts.mjs",
+        {},
+        "hostile_layouts_result.json",
+        300,
+    )
 
 
 def test_workflow_with_a_100kB_phrase_and_1000_boxes_loads_quickly(hostile):
@@ -32,16 +38,25 @@ def test_workflow_with_a_100kB_phrase_and_1000_boxes_loads_quickly(hostile):
 def test_input_events_are_handled_within_a_second(hostile):
     assert not hostile.get("fatal"), hostile["fatal"]
     latency = hostile["latency"]
-    assert {(e["node"], e["type"]) for e in latency} >= {("both", "pointermove"), ("many", "pointermove"),
-                                                         ("long", "pointermove"), ("many", "keydown")}, latency
+    assert {(e["node"], e["type"]) for e in latency} >= {
+        ("both", "pointermove"),
+        ("many", "pointermove"),
+        ("long", "pointermove"),
+        ("many", "keydown"),
+    }, latency
     slow = [e for e in latency if e["ms"] > HANDLED_MS]
     assert not slow, slow[:5]
     assert all(ms < 5 * HANDLED_MS for ms in hostile["moves"].values()), hostile["moves"]
 
 
-@pytest.mark.parametrize("title, needle", [("both", "characters of layout JSON, more than the 100000"),
-                                           ("many", "1000 boxes, more than 16"),
-                                           ("long", "the phrase of box 1 has 60000 characters, more than 1000")])
+@pytest.mark.parametrize(
+    "title, needle",
+    [
+        ("both", "characters of layout JSON, more than the 100000"),
+        ("many", "1000 boxes, more than 16"),
+        ("long", "the phrase of box 1 has 60000 characters, more than 1000"),
+    ],
+)
 def test_over_cap_layouts_are_read_only_under_a_banner_and_kept(hostile, title, needle):
     assert not hostile.get("fatal"), hostile["fatal"]
     node = hostile["nodes"][title]

@@ -28,8 +28,14 @@ PX_TOLERANCE = 1.0
 def editor(comfy_server, tmp_path_factory) -> dict:
     """Run check_layout_editor.mjs once against the live server; its result JSON."""
     cfg = {"screenshot": str(SCREENSHOT), "workflowName": WORKFLOW_NAME}
-    result = run_script(comfy_server, tmp_path_factory.mktemp("layout-editor"), "check_layout_editor.mjs", cfg,
-                        "layout_editor_result.json", 600)
+    result = run_script(
+        comfy_server,
+        tmp_path_factory.mktemp("layout-editor"),
+        "check_layout_editor.mjs",
+        cfg,
+        "layout_editor_result.json",
+        600,
+    )
     assert not result.get("fatal"), f"{result['fatal']}\nsteps: {result['steps']}"
     return result
 
@@ -42,8 +48,12 @@ def _objects(text: str) -> list[dict]:
 
 def _px(box: list[float], rect: dict) -> list[float]:
     """A normalised xyxy box in page pixels of the canvas rectangle."""
-    return [rect["x"] + box[0] * rect["width"], rect["y"] + box[1] * rect["height"],
-            rect["x"] + box[2] * rect["width"], rect["y"] + box[3] * rect["height"]]
+    return [
+        rect["x"] + box[0] * rect["width"],
+        rect["y"] + box[1] * rect["height"],
+        rect["x"] + box[2] * rect["width"],
+        rect["y"] + box[3] * rect["height"],
+    ]
 
 
 def _near(got: list[float], want: list[float]) -> bool:

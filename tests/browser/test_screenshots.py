@@ -33,12 +33,28 @@ N_OBJECTS = 2  # both workflows' layouts have two objects
 @pytest.fixture(scope="module")
 def shots(comfy_server, tmp_path_factory) -> dict:
     """Run check_screenshots.mjs once against the live server; its result JSON."""
-    cfg = {"outDir": str(OUT_DIR),
-           "shots": [{"name": name, "file": file, "workflow": json.loads((EXAMPLES / wf).read_text()),
-                      "variant": variant, "layout": layout, "timeoutMs": 400_000}
-                     for name, (file, wf, variant, layout) in SHOTS.items()]}
-    result = run_script(comfy_server, tmp_path_factory.mktemp("screenshots"), "check_screenshots.mjs", cfg,
-                        "screenshots_result.json", 900)
+    cfg = {
+        "outDir": str(OUT_DIR),
+        "shots": [
+            {
+                "name": name,
+                "file": file,
+                "workflow": json.loads((EXAMPLES / wf).read_text()),
+                "variant": variant,
+                "layout": layout,
+                "timeoutMs": 400_000,
+            }
+            for name, (file, wf, variant, layout) in SHOTS.items()
+        ],
+    }
+    result = run_script(
+        comfy_server,
+        tmp_path_factory.mktemp("screenshots"),
+        "check_screenshots.mjs",
+        cfg,
+        "screenshots_result.json",
+        900,
+    )
     assert not result.get("fatal"), f"{result['fatal']}\nsteps: {result['steps']}"
     return result
 
@@ -77,8 +93,11 @@ def test_toy_step_by_step_previews_a_map_per_object(shots):
     types = {n["class_type"] for n in prompt.values()}
     assert "LRDM_ToyModelLoader" in types and "CheckpointLoaderSimple" not in types, types
     capture_id = next(k for k, v in prompt.items() if v["class_type"] == "LRDM_CaptureAttention")
-    previews = [k for k, v in prompt.items() if v["class_type"] == "PreviewImage"
-                and prompt[v["inputs"]["images"][0]]["inputs"]["image"][0] == capture_id]
+    previews = [
+        k
+        for k, v in prompt.items()
+        if v["class_type"] == "PreviewImage" and prompt[v["inputs"]["images"][0]]["inputs"]["image"][0] == capture_id
+    ]
     assert len(previews) == 2, "expected the maps and the guidance previews of LRDM_CaptureAttention"
     for k in previews:
         assert shot["run"]["shown"][k]["images"] == [[256, 256]] * N_OBJECTS  # 64 px maps, shown 4x

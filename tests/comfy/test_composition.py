@@ -58,8 +58,11 @@ def _tiny_lora(model, clip, rank: int = 2, seed: int = 0) -> dict[str, torch.Ten
     unet_keys = comfy.lora.model_lora_keys_unet(model.model, {})
     clip_keys = comfy.lora.model_lora_keys_clip(clip.cond_stage_model, {})
     weights = {**model.model.state_dict(), **clip.cond_stage_model.state_dict()}
-    names = [k for k in unet_keys if isinstance(k, str) and k.startswith("lora_unet_output_blocks")
-             and ("attn2_to_k" in k or "attn2_to_v" in k)]
+    names = [
+        k
+        for k in unet_keys
+        if isinstance(k, str) and k.startswith("lora_unet_output_blocks") and ("attn2_to_k" in k or "attn2_to_v" in k)
+    ]
     names.append("lora_te_text_model_encoder_layers_0_mlp_fc1")
     sd = {}
     for name in names:
@@ -160,8 +163,9 @@ def test_ipadapter_like_replace_runs_everywhere_with_the_region_bias(pack, sd15,
 
 def test_patch_applied_after_lrdm_is_kept_too(pack, sd15, clip, plain_lrdm):
     """Order in the graph: model -> LRDM Apply Layout -> PAG -> KSampler works like PAG -> LRDM."""
-    patched = pack.nodes.patch_nodes.ApplyLayout.execute(
-        sd15, clip, layout(pack), PROMPT, **dict(METHOD, t0=T0)).args[0]
+    patched = pack.nodes.patch_nodes.ApplyLayout.execute(sd15, clip, layout(pack), PROMPT, **dict(METHOD, t0=T0)).args[
+        0
+    ]
     pag_after = PerturbedAttentionGuidance.execute(patched, 3.0).args[0]
     pos = clip.encode_from_tokens_scheduled(clip.tokenize(PROMPT))
     neg = clip.encode_from_tokens_scheduled(clip.tokenize(""))

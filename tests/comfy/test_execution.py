@@ -24,8 +24,14 @@ from helpers import LAYOUT_JSON, METHOD, PROMPT, model_state
 
 import nodes as comfy_nodes
 
-LAYOUT_B = json.dumps({"objects": [{"phrase": "a red apple", "box": [0.5, 0.5, 1.0, 1.0]},
-                                   {"phrase": "a blue cup", "box": [0.0, 0.0, 0.4, 0.45]}]})
+LAYOUT_B = json.dumps(
+    {
+        "objects": [
+            {"phrase": "a red apple", "box": [0.5, 0.5, 1.0, 1.0]},
+            {"phrase": "a blue cup", "box": [0.0, 0.0, 0.4, 0.45]},
+        ]
+    }
+)
 _ids = itertools.count()
 
 
@@ -111,8 +117,9 @@ def engine(pack, sd15, clip):
 
 def _executor():
     # The keys of main.py's cache_args across hosts ("ram_inactive" since ComfyUI 0.2x; older hosts ignore it).
-    return execution.PromptExecutor(FakeServer(), cache_type=execution.CacheType.CLASSIC,
-                                     cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
+    return execution.PromptExecutor(
+        FakeServer(), cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0, "ram_inactive": 0}
+    )
 
 
 def _graph(layout_json=LAYOUT_JSON, seed=1, label="out", second_layout=None) -> dict:
@@ -121,21 +128,36 @@ def _graph(layout_json=LAYOUT_JSON, seed=1, label="out", second_layout=None) -> 
     g = {
         "1": {"class_type": "LRDMTest_TinyModels", "inputs": {}},
         "2": {"class_type": "LRDM_LayoutFromJSON", "inputs": {"json": layout_json}},
-        "3": {"class_type": "LRDM_ApplyLayout",
-              "inputs": {"model": ["1", 0], "clip": ["1", 1], "layout": ["2", 0], "prompt": PROMPT, **method}},
+        "3": {
+            "class_type": "LRDM_ApplyLayout",
+            "inputs": {"model": ["1", 0], "clip": ["1", 1], "layout": ["2", 0], "prompt": PROMPT, **method},
+        },
         "4": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": PROMPT}},
         "5": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": ""}},
         "6": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-        "7": {"class_type": "KSampler",
-              "inputs": {"model": ["3", 0], "seed": seed, "steps": 3, "cfg": 7.5, "sampler_name": "euler",
-                         "scheduler": "normal", "positive": ["4", 0], "negative": ["5", 0],
-                         "latent_image": ["6", 0], "denoise": 1.0}},
+        "7": {
+            "class_type": "KSampler",
+            "inputs": {
+                "model": ["3", 0],
+                "seed": seed,
+                "steps": 3,
+                "cfg": 7.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "positive": ["4", 0],
+                "negative": ["5", 0],
+                "latent_image": ["6", 0],
+                "denoise": 1.0,
+            },
+        },
         "8": {"class_type": "LRDMTest_Keep", "inputs": {"samples": ["7", 0], "label": label}},
     }
     if second_layout is not None:
         g["9"] = {"class_type": "LRDM_LayoutFromJSON", "inputs": {"json": second_layout}}
-        g["10"] = {"class_type": "LRDM_ApplyLayout",
-                   "inputs": {"model": ["3", 0], "clip": ["1", 1], "layout": ["9", 0], "prompt": PROMPT, **method}}
+        g["10"] = {
+            "class_type": "LRDM_ApplyLayout",
+            "inputs": {"model": ["3", 0], "clip": ["1", 1], "layout": ["9", 0], "prompt": PROMPT, **method},
+        }
         g["7"]["inputs"]["model"] = ["10", 0]
     return g
 
@@ -195,8 +217,10 @@ def test_two_lrdm_nodes_in_one_graph_do_not_see_each_other(engine):
     own = {"2", "3", "7"}  # the second branch's own layout, LRDM and sampler nodes; the rest is shared
     both = dict(a)
     for k in ("2", "3", "7", "8"):
-        inputs = {name: ([("b" + v[0]) if v[0] in own else v[0], v[1]] if isinstance(v, list) else v)
-                  for name, v in b[k]["inputs"].items()}
+        inputs = {
+            name: ([("b" + v[0]) if v[0] in own else v[0], v[1]] if isinstance(v, list) else v)
+            for name, v in b[k]["inputs"].items()
+        }
         both["b" + k] = {"class_type": b[k]["class_type"], "inputs": inputs}
     ran, kinds = _run(_executor(), both)
     assert kinds[-1] == "execution_success" and {"3", "b3", "7", "b7"} <= ran

@@ -46,24 +46,46 @@ def _json(objects, **top) -> str:
     [
         (_json([]), ["at least one object", "an empty layout", "Draw a box"]),
         ('{"version": 1, "objects": [{"phrase": "a cat", "box": [0.1, 0.2', ["valid JSON", "line 1 column"]),
-        (_json([{"phrase": "a cat", "box": [0, 0, 1, 1]}]).replace('"version": 1', '"version": 3'),
-         ["layout version <= 1", "version 3", "update the pack"]),
-        ('{"phrases": ["a cat"], "locations": [[0.1, 0.1, 0.5, 0.5]]}',  # GLIGEN-style
-         ['an "objects" list', "keys ['locations', 'phrases']", "Convert it"]),
-        ('{"boxes": [[10, 10, 200, 200]], "labels": ["a cat"], "width": 512}',  # detector output
-         ['an "objects" list', "keys ['boxes', 'labels']", "normalised to [0, 1]"]),
+        (
+            _json([{"phrase": "a cat", "box": [0, 0, 1, 1]}]).replace('"version": 1', '"version": 3'),
+            ["layout version <= 1", "version 3", "update the pack"],
+        ),
+        (
+            '{"phrases": ["a cat"], "locations": [[0.1, 0.1, 0.5, 0.5]]}',  # GLIGEN-style
+            ['an "objects" list', "keys ['locations', 'phrases']", "Convert it"],
+        ),
+        (
+            '{"boxes": [[10, 10, 200, 200]], "labels": ["a cat"], "width": 512}',  # detector output
+            ['an "objects" list', "keys ['boxes', 'labels']", "normalised to [0, 1]"],
+        ),
         ('"a cat on the left"', ['a JSON object with an "objects" list', "got str"]),
-        ('{"version": 1, "objects": {"phrase": "a cat", "box": [0, 0, 1, 1]}}',
-         ['"objects" to be a list of', "got dict", "Wrap the objects in [ ]"]),
-        (_json([{"phrase": f"object {i}", "box": [0, 0, 0.5, 0.5]} for i in range(17)]),
-         ["at most 16 objects", "got 17", "Merge or remove"]),
+        (
+            '{"version": 1, "objects": {"phrase": "a cat", "box": [0, 0, 1, 1]}}',
+            ['"objects" to be a list of', "got dict", "Wrap the objects in [ ]"],
+        ),
+        (
+            _json([{"phrase": f"object {i}", "box": [0, 0, 0.5, 0.5]} for i in range(17)]),
+            ["at most 16 objects", "got 17", "Merge or remove"],
+        ),
         (_json([{"phrase": "a cat", "box": [0.6, 0.1, 0.2, 0.5]}]), ["x0 < x1", "Swap the corners"]),
         (_json([{"phrase": "a cat", "box": [0.2, 0.1, 0.2, 0.5]}]), ["non-zero area", "Drag the box open"]),
         (_json([{"phrase": "a cat", "box": [0.2, 0.1, 1.4, 0.5]}]), ["inside the canvas", "Move or shrink"]),
         (_json([{"phrase": "  ", "box": [0, 0, 1, 1]}]), ["non-empty phrase", "Type what should appear"]),
     ],
-    ids=["empty", "malformed", "version", "gligen", "detector", "not-object", "objects-not-list", "too-many",
-         "inverted", "zero-area", "out-of-range", "empty-phrase"],
+    ids=[
+        "empty",
+        "malformed",
+        "version",
+        "gligen",
+        "detector",
+        "not-object",
+        "objects-not-list",
+        "too-many",
+        "inverted",
+        "zero-area",
+        "out-of-range",
+        "empty-phrase",
+    ],
 )
 def test_layout_json_node_refuses_with_the_fix(pack, text, needles):
     node = pack.nodes.layout_nodes.LayoutFromJSON
@@ -92,8 +114,19 @@ def test_layout_json_node_refuses_with_the_fix(pack, text, needles):
         (dict(delta_space="pixel"), ["delta_space in ('latent', 'rgb')", "'pixel'"]),
         (dict(capture_blocks="7,99"), ["output block ids with cross-attention (0,1,2,3,4,5)", "'7,99'"]),
     ],
-    ids=["t0-high", "t0-negative", "t0-nan", "strength-nan", "strength-huge", "strength-out-inf", "bias-nan",
-         "self-bias-negative", "bias-end-high", "delta-space", "blocks"],
+    ids=[
+        "t0-high",
+        "t0-negative",
+        "t0-nan",
+        "strength-nan",
+        "strength-huge",
+        "strength-out-inf",
+        "bias-nan",
+        "self-bias-negative",
+        "bias-end-high",
+        "delta-space",
+        "blocks",
+    ],
 )
 def test_bad_method_values_are_refused_before_sampling(pack, sd15, clip, override, needles):
     apply = pack.nodes.patch_nodes.ApplyLayout
@@ -105,18 +138,21 @@ def test_bad_method_values_are_refused_before_sampling(pack, sd15, clip, overrid
 
 
 def test_more_objects_than_the_prompt_window_allows(pack, sd15, clip):
-    long = _json([{"phrase": "a very small shiny red ceramic coffee mug with a golden handle",
-                   "box": [0, 0, 0.5, 0.5]}] * 8)
+    long = _json(
+        [{"phrase": "a very small shiny red ceramic coffee mug with a golden handle", "box": [0, 0, 0.5, 0.5]}] * 8
+    )
     with pytest.raises(pack.lrdm_core.errors.LayoutError) as e:
         pack.nodes.patch_nodes.ApplyLayout.execute(sd15, clip, layout(pack, long), "", **METHOD)
-    _assert_actionable(str(e.value), "fit in one CLIP window (75 tokens)", "got 96 tokens for 8 objects",
-                       "Shorten the phrases")
+    _assert_actionable(
+        str(e.value), "fit in one CLIP window (75 tokens)", "got 96 tokens for 8 objects", "Shorten the phrases"
+    )
 
 
 def test_phrase_budget_is_checked_before_any_phrase_is_encoded(pack, sd15, clip):
     """Eight long phrases are refused by the token count alone: no phrase goes through the text encoder."""
-    long = _json([{"phrase": "a very small shiny red ceramic coffee mug with a golden handle",
-                   "box": [0, 0, 0.5, 0.5]}] * 8)
+    long = _json(
+        [{"phrase": "a very small shiny red ceramic coffee mug with a golden handle", "box": [0, 0, 0.5, 0.5]}] * 8
+    )
     spy = clip.clone()
     encoded = []
     real = spy.encode_from_tokens_scheduled
@@ -130,16 +166,29 @@ def test_models_without_cross_attention_up_blocks_are_refused(pack, clip):
     import comfy.model_patcher
     import comfy.supported_models
 
-    sd3 = comfy.supported_models.SD3({
-        "in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 1, "adm_in_channels": 32,
-        "pos_embed_max_size": 16, "num_patches": 256, "pos_embed_scaling_factor": None, "pos_embed_offset": None,
-        "context_embedder_config": {"target": "torch.nn.Linear", "params": {"in_features": 64, "out_features": 64}},
-    }).get_model({})
+    sd3 = comfy.supported_models.SD3(
+        {
+            "in_channels": 16,
+            "out_channels": 16,
+            "patch_size": 2,
+            "depth": 1,
+            "adm_in_channels": 32,
+            "pos_embed_max_size": 16,
+            "num_patches": 256,
+            "pos_embed_scaling_factor": None,
+            "pos_embed_offset": None,
+            "context_embedder_config": {"target": "torch.nn.Linear", "params": {"in_features": 64, "out_features": 64}},
+        }
+    ).get_model({})
     model = comfy.model_patcher.ModelPatcher(sd3, "cpu", "cpu")
     with pytest.raises(_errors(pack)) as e:
         pack.nodes.patch_nodes.ApplyLayout.execute(model, clip, layout(pack), PROMPT, **METHOD)
-    _assert_actionable(str(e.value), "got SD3 (OpenAISignatureMMDITWrapper)", "DiT models have none",
-                       "Use an SD1.5, SD2.x or SDXL checkpoint")
+    _assert_actionable(
+        str(e.value),
+        "got SD3 (OpenAISignatureMMDITWrapper)",
+        "DiT models have none",
+        "Use an SD1.5, SD2.x or SDXL checkpoint",
+    )
 
 
 # --- regions against the latent ---------------------------------------------------------------------------------
@@ -161,13 +210,15 @@ def test_latent_sizes_off_the_unet_grid_work(pack, sd15, clip, caplog):
     """EmptyLatentImage floors pixels to whole cells (100x60 px -> 12x7 cells); odd cell counts (13x11) give
     odd sizes inside the U-Net (13 -> 7 -> 4): both sample, and the rounding is not an aspect warning."""
     canvas = pack.nodes.layout_editor.LayoutEditor.execute(
-        _json([{"phrase": "a red apple", "box": [0.0, 0.0, 0.6, 0.7]}]), 100, 60).args[0]
+        _json([{"phrase": "a red apple", "box": [0.0, 0.0, 0.6, 0.7]}]), 100, 60
+    ).args[0]
     empty = comfy_nodes.EmptyLatentImage().generate(100, 60, 1)[0]
     assert tuple(empty["samples"].shape[-2:]) == (7, 12)
     sampler = pack.nodes.sampler_node.Sampler
     with caplog.at_level(logging.WARNING, logger="lrdm"):
-        out = sampler.execute(sd15, clip, canvas, "a red apple", "", empty, 1, 3, 7.5, "euler", "normal", 1.0,
-                              **METHOD).args[0]["samples"]
+        out = sampler.execute(
+            sd15, clip, canvas, "a red apple", "", empty, 1, 3, 7.5, "euler", "normal", 1.0, **METHOD
+        ).args[0]["samples"]
     assert out.shape == (1, 4, 7, 12) and torch.isfinite(out).all()
     assert not [r for r in caplog.records if r.name == "lrdm"], caplog.text
     odd = _lrdm(pack, sd15, clip, lat={"samples": torch.zeros(1, 4, 13, 11)})
@@ -176,12 +227,14 @@ def test_latent_sizes_off_the_unet_grid_work(pack, sd15, clip, caplog):
 
 def test_canvas_of_another_aspect_warns_and_stretches(pack, sd15, clip, caplog):
     drawn = pack.nodes.layout_editor.LayoutEditor.execute(
-        _json([{"phrase": "a red apple", "box": [0.1, 0.1, 0.6, 0.6]}]), 512, 512).args[0]
+        _json([{"phrase": "a red apple", "box": [0.1, 0.1, 0.6, 0.6]}]), 512, 512
+    ).args[0]
     wide = {"samples": torch.zeros(1, 4, 8, 16)}  # 128x64 px
     sampler = pack.nodes.sampler_node.Sampler
     with caplog.at_level(logging.WARNING, logger="lrdm"):
-        out = sampler.execute(sd15, clip, drawn, "a red apple", "", wide, 1, 3, 7.5, "euler", "normal", 1.0,
-                              **METHOD).args[0]["samples"]
+        out = sampler.execute(
+            sd15, clip, drawn, "a red apple", "", wide, 1, 3, 7.5, "euler", "normal", 1.0, **METHOD
+        ).args[0]["samples"]
     assert torch.isfinite(out).all()
     warnings = [r.getMessage() for r in caplog.records if r.name == "lrdm"]
     assert warnings == [
@@ -203,14 +256,16 @@ def test_masks_of_another_size_or_batch(pack, sd15, clip, caplog):
     # a MASK batch is one object per mask: a batch of 2 with one phrase is refused
     with pytest.raises(pack.lrdm_core.errors.LayoutError) as e:
         from_masks.execute("a red apple", _masks(2, 64, 64))
-    _assert_actionable(str(e.value), "one phrase per mask (2 phrases", "got 1 phrase(s)",
-                       "not one image of the latent batch")
+    _assert_actionable(
+        str(e.value), "one phrase per mask (2 phrases", "got 1 phrase(s)", "not one image of the latent batch"
+    )
     # masks of the image's size (8x the latent) are resampled onto the latent grid, silently
     same_aspect = from_masks.execute("a red apple\na blue cup", _masks(2, 64, 64)).args[0]
     sampler = pack.nodes.sampler_node.Sampler
     with caplog.at_level(logging.WARNING, logger="lrdm"):
-        out = sampler.execute(sd15, clip, same_aspect, PROMPT, "", latent(8), 1, 3, 7.5, "euler", "normal", 1.0,
-                              **METHOD).args[0]["samples"]
+        out = sampler.execute(
+            sd15, clip, same_aspect, PROMPT, "", latent(8), 1, 3, 7.5, "euler", "normal", 1.0, **METHOD
+        ).args[0]["samples"]
     assert torch.isfinite(out).all() and not [r for r in caplog.records if r.name == "lrdm"]
     # masks of another aspect are stretched, with the warning
     other = from_masks.execute("a red apple", _masks(1, 32, 96)).args[0]
@@ -218,8 +273,12 @@ def test_masks_of_another_size_or_batch(pack, sd15, clip, caplog):
     with caplog.at_level(logging.WARNING, logger="lrdm"):
         sampler.execute(sd15, clip, other, PROMPT, "", latent(8), 1, 3, 7.5, "euler", "normal", 1.0, **METHOD)
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "lrdm"]
-    _assert_actionable(warning, "the layout canvas to have the latent's aspect (64x64 px, 1.00:1)",
-                       "got 96x32 px (3.00:1)", "stretched")
+    _assert_actionable(
+        warning,
+        "the layout canvas to have the latent's aspect (64x64 px, 1.00:1)",
+        "got 96x32 px (3.00:1)",
+        "stretched",
+    )
 
 
 # --- prompts and phrases ------------------------------------------------------------------------------------------

@@ -8,9 +8,15 @@ import pytest
 import torch
 from comfy_api.latest import io
 
-EDITOR_JSON = json.dumps({"version": 1, "objects": [
-    {"phrase": "a red fox", "box": [0.08, 0.3, 0.48, 0.83], "z": 1, "color": "#e61a4a"},
-    {"phrase": "a hot air balloon", "box": [0.43, 0.18, 0.74, 0.54], "z": 2, "locked": True}]})
+EDITOR_JSON = json.dumps(
+    {
+        "version": 1,
+        "objects": [
+            {"phrase": "a red fox", "box": [0.08, 0.3, 0.48, 0.83], "z": 1, "color": "#e61a4a"},
+            {"phrase": "a hot air balloon", "box": [0.43, 0.18, 0.74, 0.54], "z": 2, "locked": True},
+        ],
+    }
+)
 
 
 def _layout_node(pack):
@@ -59,16 +65,19 @@ def test_layout_node_sends_the_image_back_for_the_editor(pack, tmp_path, monkeyp
     assert (tmp_path / saved[0]["subfolder"] / saved[0]["filename"]).is_file()
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('{"version": 1, "objects": []}', "empty layout"),
-    ('{"version": 1, "objects": [{"phrase": "x", "box": [0.1, 0.2', "line 1 column"),
-    ('{"version": 1, "objects": [{"phrase": "", "box": [0, 0, 1, 1]}]}', "non-empty phrase"),
-    ('{"version": 1, "objects": [{"phrase": "x", "box": [0.2, 0.2, 0.2, 0.9]}]}', "non-zero area"),
-    ('{"version": 1, "objects": [{"phrase": "x", "box": [0.2, 0.2, 1.3, 0.9]}]}', "inside the canvas"),
-    ('{"version": 1, "objects": [{"phrase": "x", "box": [10, 20, 300, 400]}]}', "look like pixels"),
-    ('{"version": 1, "objects": [{"phrase": "x", "box": [0.5, 0.5, 0.2, 0.3]}]}', "not [x, y, w, h]"),
-    ('{"version": 7, "objects": []}', "newer LRDM"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('{"version": 1, "objects": []}', "empty layout"),
+        ('{"version": 1, "objects": [{"phrase": "x", "box": [0.1, 0.2', "line 1 column"),
+        ('{"version": 1, "objects": [{"phrase": "", "box": [0, 0, 1, 1]}]}', "non-empty phrase"),
+        ('{"version": 1, "objects": [{"phrase": "x", "box": [0.2, 0.2, 0.2, 0.9]}]}', "non-zero area"),
+        ('{"version": 1, "objects": [{"phrase": "x", "box": [0.2, 0.2, 1.3, 0.9]}]}', "inside the canvas"),
+        ('{"version": 1, "objects": [{"phrase": "x", "box": [10, 20, 300, 400]}]}', "look like pixels"),
+        ('{"version": 1, "objects": [{"phrase": "x", "box": [0.5, 0.5, 0.2, 0.3]}]}', "not [x, y, w, h]"),
+        ('{"version": 7, "objects": []}', "newer LRDM"),
+    ],
+)
 def test_layout_node_validation_says_what_to_fix(pack, text, needle):
     msg = _layout_node(pack).validate_inputs(text)
     assert isinstance(msg, str) and msg.startswith("LRDM Layout: Expected") and needle in msg, msg
@@ -84,7 +93,7 @@ def test_layout_node_validation_skips_a_linked_json(pack):
 def _masks(n: int, h: int = 32, w: int = 48) -> torch.Tensor:
     m = torch.zeros(n, h, w)  # [B, H, W]
     for i in range(n):
-        m[i, 4 * i:4 * i + 8, 5 * i:5 * i + 10] = 1.0
+        m[i, 4 * i : 4 * i + 8, 5 * i : 5 * i + 10] = 1.0
     return m
 
 
@@ -117,7 +126,8 @@ def test_combine_appends_objects_and_keeps_the_first_background(pack):
     assert out.objects[2].mask is not None
     assert pack.nodes.layout_ops.LayoutCombine.execute(lay_a, None, lay_b, None, "snow").args[0].background == "snow"
     many = pack.lrdm_core.layout.layout_from_dict(
-        {"objects": [{"phrase": f"o{i}", "box": [0, 0, 0.5, 0.5]} for i in range(10)]})
+        {"objects": [{"phrase": f"o{i}", "box": [0, 0, 0.5, 0.5]} for i in range(10)]}
+    )
     with pytest.raises(_lerr(pack), match="at most 16 objects"):
         pack.nodes.layout_ops.LayoutCombine.execute(many, many)
 
@@ -145,9 +155,18 @@ def test_bounding_box_converter_is_not_registered_on_this_host(pack):
         assert "LRDM_LayoutFromBoundingBoxes" not in ids
 
 
-CREATE_BBOXES_FRAME = [[{"x": 64, "y": 128, "width": 256, "height": 512},
-                        {"x": 512, "y": 0, "width": 512, "height": 256,
-                         "metadata": {"type": "obj", "desc": "a hot air balloon", "palette": []}}]]
+CREATE_BBOXES_FRAME = [
+    [
+        {"x": 64, "y": 128, "width": 256, "height": 512},
+        {
+            "x": 512,
+            "y": 0,
+            "width": 512,
+            "height": 256,
+            "metadata": {"type": "obj", "desc": "a hot air balloon", "palette": []},
+        },
+    ]
+]
 
 
 def test_bounding_box_converter_with_host_types(pack, monkeypatch):
@@ -182,11 +201,17 @@ def test_bounding_box_converter_errors(pack):
 
 def test_too_many_phrase_tokens_for_the_prompt_are_refused(pack, clip):
     ok = pack.lrdm_core.layout.layout_from_dict(
-        {"objects": [{"phrase": f"a red apple number {i}", "box": [0, 0, 0.5, 0.5]} for i in range(3)]})
+        {"objects": [{"phrase": f"a red apple number {i}", "box": [0, 0, 0.5, 0.5]} for i in range(3)]}
+    )
     pack.nodes.host.encode.token_positions(clip, ok, "a red apple number 0")
     long = pack.lrdm_core.layout.layout_from_dict(
-        {"objects": [{"phrase": "a very small shiny red ceramic coffee mug with a golden handle",
-                      "box": [0, 0, 0.5, 0.5]} for _ in range(8)]})
+        {
+            "objects": [
+                {"phrase": "a very small shiny red ceramic coffee mug with a golden handle", "box": [0, 0, 0.5, 0.5]}
+                for _ in range(8)
+            ]
+        }
+    )
     with pytest.raises(_lerr(pack), match="one CLIP window"):
         pack.nodes.host.encode.token_positions(clip, long, "")
 
@@ -194,8 +219,10 @@ def test_too_many_phrase_tokens_for_the_prompt_are_refused(pack, clip):
 def test_bounding_box_converter_takes_the_hosts_create_bounding_boxes_outputs(pack):
     """The core node's own outputs (newer hosts): pixel boxes without descriptions, descriptions in `elements`."""
     core = pytest.importorskip("comfy_extras.nodes_bounding_boxes", reason="no Create Bounding Boxes (0.3.75)")
-    state = [{"x": 32, "y": 64, "width": 128, "height": 256, "metadata": {"type": "obj", "desc": "a hot air balloon"}},
-             {"x": 256, "y": 0, "width": 256, "height": 128, "metadata": {"type": "obj", "desc": ""}}]
+    state = [
+        {"x": 32, "y": 64, "width": 128, "height": 256, "metadata": {"type": "obj", "desc": "a hot air balloon"}},
+        {"x": 256, "y": 0, "width": 256, "height": 128, "metadata": {"type": "obj", "desc": ""}},
+    ]
     _, bboxes, elements = core.CreateBoundingBoxes.execute(512, 512, editor_state=state).args
     node = pack.nodes.layout_ops.LayoutFromBoundingBoxes
     lay = node.execute(bboxes, 512, 512, "unused line\na blue cup", elements=elements).args[0]

@@ -121,6 +121,7 @@ def test_samples_through_stock_nodes(loaded) -> None:
 def test_draws_the_asked_colour(loaded, pack) -> None:
     """Single-object prompts: the detector finds the asked colour in most samples."""
     from toyworld import detect
+
     hits = 0
     prompts = ["a red square", "a blue circle", "a green triangle", "a yellow circle"]
     for i, prompt in enumerate(prompts):

@@ -19,7 +19,7 @@ from lrdm_core.tokens import TokenizerFns, check_phrase_budget
 
 def _mask(h: int = 16, w: int = 16, box=(2, 2, 8, 8)) -> torch.Tensor:
     m = torch.zeros(h, w)  # [H, W]
-    m[box[1]:box[3], box[0]:box[2]] = 1.0
+    m[box[1] : box[3], box[0] : box[2]] = 1.0
     return m
 
 
@@ -59,8 +59,12 @@ def test_combine_keeps_order_background_and_limit():
 
 
 def test_pixel_boxes_become_normalised_xyxy():
-    frames = [[{"x": 0, "y": 50, "width": 100, "height": 50, "metadata": {"desc": "a dog"}},
-               {"x": 100, "y": 0, "width": 100, "height": 100}]]
+    frames = [
+        [
+            {"x": 0, "y": 50, "width": 100, "height": 50, "metadata": {"desc": "a dog"}},
+            {"x": 100, "y": 0, "width": 100, "height": 100},
+        ]
+    ]
     boxes = flatten_pixel_boxes(frames)
     lay = layout_from_pixel_boxes(boxes, 200, 100, ["ignored for box 1", "a cat"])
     assert lay.phrases() == ["a dog", "a cat"]

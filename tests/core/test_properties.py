@@ -68,8 +68,9 @@ def layout_objects(draw) -> LayoutObject:
         box = (x0, y0, x1, y1)
     mask = draw(soft_masks()) if kind != "box" else None
     z = draw(st.none() | st.integers(-3, 3))
-    return LayoutObject(phrase=draw(st.sampled_from(["a cat", "a red apple", "x", "a dog on a mat"])), box=box,
-                        mask=mask, z=z)
+    return LayoutObject(
+        phrase=draw(st.sampled_from(["a cat", "a red apple", "x", "a dog on a mat"])), box=box, mask=mask, z=z
+    )
 
 
 layouts = st.builds(lambda objs: Layout(objects=tuple(objs)), st.lists(layout_objects(), min_size=1, max_size=6))
@@ -182,7 +183,7 @@ def test_box_layouts_round_trip_through_json(objs, background):
     assert json.loads(again.to_json())["version"] == 1
 
 
-@given(st.one_of(st.floats(), st.integers(-10**12, 10**12)), st.floats(allow_nan=True))
+@given(st.one_of(st.floats(), st.integers(-(10**12), 10**12)), st.floats(allow_nan=True))
 def test_config_accepts_exactly_finite_in_range_values(strength, t0):
     ok_strength = math.isfinite(strength) and abs(strength) <= MAX_STRENGTH
     ok_t0 = 0.0 <= t0 <= 1.0

@@ -21,8 +21,11 @@ MB = 1_000_000
 
 def _preview_prompt(node: str, text: str) -> dict:
     """A layout node -> LRDM_LayoutPreview -> PreviewImage (no model needed)."""
-    inputs = {"json": text} if node == "LRDM_LayoutFromJSON" else {
-        "layout_json": text, "width": 512, "height": 512, "background": ""}
+    inputs = (
+        {"json": text}
+        if node == "LRDM_LayoutFromJSON"
+        else {"layout_json": text, "width": 512, "height": 512, "background": ""}
+    )
     return {
         "1": {"class_type": node, "inputs": inputs},
         "2": {"class_type": "LRDM_LayoutPreview", "inputs": {"layout": ["1", 0], "width": 64, "height": 64}},
@@ -44,11 +47,12 @@ def _answers(server, timeout: float = 5.0) -> dict:
 
 
 @pytest.mark.parametrize("node", ["LRDM_LayoutFromJSON", "LRDM_Layout"])
-@pytest.mark.parametrize("make_text, needle", [(_huge_phrase, "at most 100000 characters"),
-                                               (_many_objects, "at most 100000 characters")],
-                         ids=["50MB-phrase", "200k-objects"])
-def test_huge_layout_prompt_is_refused_quickly_and_the_server_keeps_answering(comfy_server, node, make_text,
-                                                                               needle):
+@pytest.mark.parametrize(
+    "make_text, needle",
+    [(_huge_phrase, "at most 100000 characters"), (_many_objects, "at most 100000 characters")],
+    ids=["50MB-phrase", "200k-objects"],
+)
+def test_huge_layout_prompt_is_refused_quickly_and_the_server_keeps_answering(comfy_server, node, make_text, needle):
     text = make_text()
     start = time.perf_counter()
     status, body = comfy_server.client.post_prompt(_preview_prompt(node, text))
@@ -69,6 +73,7 @@ def test_server_runs_a_layout_after_hostile_prompts(comfy_server):
     good = '{"version": 1, "objects": [{"phrase": "a red apple", "box": [0.1, 0.3, 0.45, 0.8]}]}'
     status, _ = comfy_server.client.post_prompt(_preview_prompt("LRDM_LayoutFromJSON", _huge_phrase()))
     assert status == 400
-    entry = comfy_server.client.wait(comfy_server.client.submit(_preview_prompt("LRDM_LayoutFromJSON", good)),
-                                     timeout=120)
+    entry = comfy_server.client.wait(
+        comfy_server.client.submit(_preview_prompt("LRDM_LayoutFromJSON", good)), timeout=120
+    )
     assert srv.image_refs(entry), entry

@@ -28,10 +28,24 @@ pytestmark = pytest.mark.server
 N_PROMPTS = 50
 TOY = REPO / "models" / "lrdm_toy.safetensors"
 PROMPT = "a red apple and a blue cup on a table"
-GOOD = {"version": 1, "objects": [{"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},
-                                  {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]}]}
-METHOD = dict(t0=1.0, strength=1.0, strength_out=1.0, top_k=0, guidance="input", capture_blocks="paper",
-              capture_source="auto", composition="shared", attn_bias=0.0)
+GOOD = {
+    "version": 1,
+    "objects": [
+        {"phrase": "a red apple", "box": [0.05, 0.1, 0.5, 0.6]},
+        {"phrase": "a blue cup", "box": [0.5, 0.45, 0.95, 0.95]},
+    ],
+}
+METHOD = dict(
+    t0=1.0,
+    strength=1.0,
+    strength_out=1.0,
+    top_k=0,
+    guidance="input",
+    capture_blocks="paper",
+    capture_source="auto",
+    composition="shared",
+    attn_bias=0.0,
+)
 # Resident memory may exceed its post-warm-up level by this much after the load. Measured: +2 MB (toy model)
 # and +3 MB (SD1.5 checkpoint) on the 2-core CI machine. What a prompt allocates here (8x8 latents, 64x64
 # images, small masks) is freed, and allocator slack moves by at most one glibc arena (64 MB) at a time:
@@ -66,22 +80,42 @@ def _loader(object_info) -> dict:
     return {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TEST_CKPT_NAME}}
 
 
-def _apply_graph(loader: dict, seed: int, layout=GOOD, prompt=PROMPT, size=(64, 64), batch=1, cfg=7.5,
-                 **method) -> dict:
+def _apply_graph(
+    loader: dict, seed: int, layout=GOOD, prompt=PROMPT, size=(64, 64), batch=1, cfg=7.5, **method
+) -> dict:
     """Loader -> LRDM_LayoutFromJSON -> LRDM_ApplyLayout -> KSampler -> VAEDecode -> PreviewImage."""
     text = layout if isinstance(layout, str) else json.dumps(layout)
     return {
         "1": loader,
         "2": {"class_type": "LRDM_LayoutFromJSON", "inputs": {"json": text}},
-        "3": {"class_type": "LRDM_ApplyLayout", "inputs": {"model": ["1", 0], "clip": ["1", 1], "layout": ["2", 0],
-                                                           "prompt": prompt, **dict(METHOD, **method)}},
+        "3": {
+            "class_type": "LRDM_ApplyLayout",
+            "inputs": {
+                "model": ["1", 0],
+                "clip": ["1", 1],
+                "layout": ["2", 0],
+                "prompt": prompt,
+                **dict(METHOD, **method),
+            },
+        },
         "4": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": prompt}},
         "5": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": ""}},
         "6": {"class_type": "EmptyLatentImage", "inputs": {"width": size[0], "height": size[1], "batch_size": batch}},
-        "7": {"class_type": "KSampler", "inputs": {"model": ["3", 0], "seed": seed, "steps": 1, "cfg": cfg,
-                                                   "sampler_name": "euler", "scheduler": "normal",
-                                                   "positive": ["4", 0], "negative": ["5", 0],
-                                                   "latent_image": ["6", 0], "denoise": 1.0}},
+        "7": {
+            "class_type": "KSampler",
+            "inputs": {
+                "model": ["3", 0],
+                "seed": seed,
+                "steps": 1,
+                "cfg": cfg,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "positive": ["4", 0],
+                "negative": ["5", 0],
+                "latent_image": ["6", 0],
+                "denoise": 1.0,
+            },
+        },
         "8": {"class_type": "VAEDecode", "inputs": {"samples": ["7", 0], "vae": ["1", 2]}},
         "9": {"class_type": "PreviewImage", "inputs": {"images": ["8", 0]}},
     }
@@ -91,12 +125,33 @@ def _sampler_graph(loader: dict, seed: int, canvas=(64, 64)) -> dict:
     """Loader -> LRDM_Layout (the editor node) -> LRDM_Sampler -> VAEDecode -> PreviewImage."""
     return {
         "1": loader,
-        "2": {"class_type": "LRDM_Layout", "inputs": {"layout_json": json.dumps(GOOD), "width": canvas[0],
-                                                      "height": canvas[1], "background": "a wooden table"}},
-        "3": {"class_type": "LRDM_Sampler", "inputs": {
-            "model": ["1", 0], "clip": ["1", 1], "layout": ["2", 0], "prompt": PROMPT, "negative": "",
-            "latent": ["4", 0], "seed": seed, "steps": 1, "cfg": 7.5, "sampler_name": "euler",
-            "scheduler": "normal", "denoise": 1.0, **METHOD}},
+        "2": {
+            "class_type": "LRDM_Layout",
+            "inputs": {
+                "layout_json": json.dumps(GOOD),
+                "width": canvas[0],
+                "height": canvas[1],
+                "background": "a wooden table",
+            },
+        },
+        "3": {
+            "class_type": "LRDM_Sampler",
+            "inputs": {
+                "model": ["1", 0],
+                "clip": ["1", 1],
+                "layout": ["2", 0],
+                "prompt": PROMPT,
+                "negative": "",
+                "latent": ["4", 0],
+                "seed": seed,
+                "steps": 1,
+                "cfg": 7.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+                **METHOD,
+            },
+        },
         "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
         "5": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["1", 2]}},
         "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}},
@@ -127,36 +182,92 @@ LONG = "a very small shiny red ceramic coffee mug with a golden handle"
 # (name, graph builder (loader, seed) -> prompt, "rejected" | "failed", fragment of the message the user sees)
 BAD = [
     ("empty layout", lambda ld, s: _apply_graph(ld, s, _objects()), "rejected", "at least one object"),
-    ("malformed JSON", lambda ld, s: _apply_graph(ld, s, '{"objects": [{"phrase": "a cat", "box": [0.1'),
-     "rejected", "Expected valid JSON, got a syntax error at line 1"),
-    ("newer version", lambda ld, s: _apply_graph(ld, s, _objects(_obj(), version=2)), "rejected",
-     "This layout was made by a newer LRDM"),
-    ("foreign tool", lambda ld, s: _apply_graph(ld, s, {"phrases": ["a cat"], "locations": [[0, 0, 1, 1]]}),
-     "rejected", 'Expected an "objects" list (LRDM layout schema)'),
-    ("inverted box", lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.6, 0.1, 0.2, 0.5)))), "rejected",
-     "x0 < x1 and y0 < y1"),
-    ("box out of range", lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.2, 0.1, 1.5, 0.5)))), "rejected",
-     "a box inside the canvas"),
-    ("zero-area box", lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.2, 0.1, 0.2, 0.5)))), "rejected",
-     "a box of non-zero area"),
-    ("empty phrase", lambda ld, s: _apply_graph(ld, s, _objects(_obj(phrase=" "))), "rejected",
-     "a non-empty phrase for every object"),
-    ("17 objects", lambda ld, s: _apply_graph(ld, s, _objects(*[_obj(f"thing {i}") for i in range(17)])),
-     "rejected", "at most 16 objects"),
-    ("region under one cell", lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.1, 0.1, 0.2, 0.2)))),
-     "failed", "Expected each region to cover at least 1 latent cell"),
-    ("phrases over the CLIP window", lambda ld, s: _apply_graph(ld, s, _objects(*[_obj(LONG)] * 8)), "failed",
-     "to fit in one CLIP window (75 tokens) together"),
+    (
+        "malformed JSON",
+        lambda ld, s: _apply_graph(ld, s, '{"objects": [{"phrase": "a cat", "box": [0.1'),
+        "rejected",
+        "Expected valid JSON, got a syntax error at line 1",
+    ),
+    (
+        "newer version",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(), version=2)),
+        "rejected",
+        "This layout was made by a newer LRDM",
+    ),
+    (
+        "foreign tool",
+        lambda ld, s: _apply_graph(ld, s, {"phrases": ["a cat"], "locations": [[0, 0, 1, 1]]}),
+        "rejected",
+        'Expected an "objects" list (LRDM layout schema)',
+    ),
+    (
+        "inverted box",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.6, 0.1, 0.2, 0.5)))),
+        "rejected",
+        "x0 < x1 and y0 < y1",
+    ),
+    (
+        "box out of range",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.2, 0.1, 1.5, 0.5)))),
+        "rejected",
+        "a box inside the canvas",
+    ),
+    (
+        "zero-area box",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.2, 0.1, 0.2, 0.5)))),
+        "rejected",
+        "a box of non-zero area",
+    ),
+    (
+        "empty phrase",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(phrase=" "))),
+        "rejected",
+        "a non-empty phrase for every object",
+    ),
+    (
+        "17 objects",
+        lambda ld, s: _apply_graph(ld, s, _objects(*[_obj(f"thing {i}") for i in range(17)])),
+        "rejected",
+        "at most 16 objects",
+    ),
+    (
+        "region under one cell",
+        lambda ld, s: _apply_graph(ld, s, _objects(_obj(box=(0.1, 0.1, 0.2, 0.2)))),
+        "failed",
+        "Expected each region to cover at least 1 latent cell",
+    ),
+    (
+        "phrases over the CLIP window",
+        lambda ld, s: _apply_graph(ld, s, _objects(*[_obj(LONG)] * 8)),
+        "failed",
+        "to fit in one CLIP window (75 tokens) together",
+    ),
     ("t0 above 1", lambda ld, s: _apply_graph(ld, s, t0=1.5), "rejected", "bigger than max of 1.0"),
-    ("strength NaN", lambda ld, s: _apply_graph(ld, s, strength=float("nan")), "failed",
-     "Expected strength to be a finite number in [-10, 10], got nan"),
+    (
+        "strength NaN",
+        lambda ld, s: _apply_graph(ld, s, strength=float("nan")),
+        "failed",
+        "Expected strength to be a finite number in [-10, 10], got nan",
+    ),
     ("strength huge", lambda ld, s: _apply_graph(ld, s, strength=1e9), "rejected", "bigger than max of 10.0"),
-    ("masks of two sizes", lambda ld, s: _masks_graph(ld, s, "a red apple\na blue cup", [(64, 64), (48, 64)]),
-     "failed", "Expected every mask of the size of the first one, 64x64, got 48x64"),
-    ("mask batch vs phrases", lambda ld, s: _masks_graph(ld, s, "a red apple\na blue cup", [(64, 64)]), "failed",
-     "Expected one phrase per mask (1 phrases, one per line), got 2 phrase(s)"),
-    ("unknown capture block", lambda ld, s: _apply_graph(ld, s, capture_blocks="99"), "failed",
-     "output block ids with cross-attention"),
+    (
+        "masks of two sizes",
+        lambda ld, s: _masks_graph(ld, s, "a red apple\na blue cup", [(64, 64), (48, 64)]),
+        "failed",
+        "Expected every mask of the size of the first one, 64x64, got 48x64",
+    ),
+    (
+        "mask batch vs phrases",
+        lambda ld, s: _masks_graph(ld, s, "a red apple\na blue cup", [(64, 64)]),
+        "failed",
+        "Expected one phrase per mask (1 phrases, one per line), got 2 phrase(s)",
+    ),
+    (
+        "unknown capture block",
+        lambda ld, s: _apply_graph(ld, s, capture_blocks="99"),
+        "failed",
+        "output block ids with cross-attention",
+    ),
 ]
 
 # Valid prompts, the edge cases among them included (they must complete): (name, builder, warning in the log)
@@ -166,10 +277,16 @@ GOOD_KINDS = [
     ("cfg 1", lambda ld, s: _apply_graph(ld, s, cfg=1.0), None),
     ("batch 2, one layout", lambda ld, s: _apply_graph(ld, s, batch=2), None),
     ("100x60 px image", lambda ld, s: _apply_graph(ld, s, size=(100, 60)), None),
-    ("phrase not in the prompt", lambda ld, s: _apply_graph(ld, s, prompt="a still life"),
-     "Expected every object's phrase word for word in the global prompt"),
-    ("canvas of another aspect", lambda ld, s: _sampler_graph(ld, s, canvas=(512, 256)),
-     "Expected the layout canvas to have the latent's aspect"),
+    (
+        "phrase not in the prompt",
+        lambda ld, s: _apply_graph(ld, s, prompt="a still life"),
+        "Expected every object's phrase word for word in the global prompt",
+    ),
+    (
+        "canvas of another aspect",
+        lambda ld, s: _sampler_graph(ld, s, canvas=(512, 256)),
+        "Expected the layout canvas to have the latent's aspect",
+    ),
 ]
 
 
@@ -286,7 +403,9 @@ def test_fifty_mixed_prompts_back_to_back(load_server):
     assert max(pinger.latencies) < 10.0, f"GET /queue took {max(pinger.latencies):.1f} s"
     after = _settled_rss(comfy_server, client)
     growth = after - baseline
-    print(f"\n{N_PROMPTS} prompts in {elapsed:.0f} s; /queue answered {len(pinger.latencies)} times, "
-          f"max {max(pinger.latencies):.2f} s; RSS {baseline / 2**20:.0f} MB -> {after / 2**20:.0f} MB "
-          f"({growth / 2**20:+.0f} MB); model: {loader['class_type']}")
+    print(
+        f"\n{N_PROMPTS} prompts in {elapsed:.0f} s; /queue answered {len(pinger.latencies)} times, "
+        f"max {max(pinger.latencies):.2f} s; RSS {baseline / 2**20:.0f} MB -> {after / 2**20:.0f} MB "
+        f"({growth / 2**20:+.0f} MB); model: {loader['class_type']}"
+    )
     assert growth < RSS_TOLERANCE, f"RSS grew by {growth / 2**20:.0f} MB (tolerance {RSS_TOLERANCE / 2**20:.0f} MB)"

@@ -36,8 +36,11 @@ def test_pack_loaded_without_import_errors(comfy_server):
     assert timing, f"{pack} missing from 'Import times for custom nodes':\n{comfy_server.log_tail()}"
     assert not any("IMPORT FAILED" in line for line in timing), timing
     assert not re.search(rf"Cannot import .*{pack}", log), comfy_server.log_tail()
-    ours = [tb for tb in _tracebacks(log) if pack in tb or any(
-        f"{REPO}/{d}" in tb for d in ("nodes", "lrdm_core", "__init__.py"))]
+    ours = [
+        tb
+        for tb in _tracebacks(log)
+        if pack in tb or any(f"{REPO}/{d}" in tb for d in ("nodes", "lrdm_core", "__init__.py"))
+    ]
     assert not ours, ours[0][:3000]
 
 
@@ -69,15 +72,20 @@ def test_every_lrdm_node_input_has_a_tooltip(object_info, lrdm_node_ids):
 
 
 def test_lrdm_nodes_live_in_the_lrdm_category(object_info, lrdm_node_ids):
-    wrong = {n: object_info[n].get("category") for n in lrdm_node_ids
-             if not str(object_info[n].get("category", "")).startswith("lrdm")}
+    wrong = {
+        n: object_info[n].get("category")
+        for n in lrdm_node_ids
+        if not str(object_info[n].get("category", "")).startswith("lrdm")
+    }
     assert not wrong, f"expected category lrdm/...: {wrong}"
 
 
 def test_invalid_prompt_gets_400_with_node_errors(comfy_server):
-    prompt = {"1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-              "2": {"class_type": "KSampler", "inputs": {"latent_image": ["1", 0], "seed": 0, "steps": 1}},
-              "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}}}
+    prompt = {
+        "1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "2": {"class_type": "KSampler", "inputs": {"latent_image": ["1", 0], "seed": 0, "steps": 1}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }
     status, body = comfy_server.client.post_prompt(prompt)
     assert status == 400, body
     assert "2" in body["node_errors"], body
@@ -94,12 +102,31 @@ def run_prompt(server, prompt: dict) -> list[dict]:
 
 def test_cli_runs_a_stock_workflow_on_a_running_server(comfy_server, tmp_path):
     """`make run URL=...` path: convert, queue, poll /history, download, print the image paths."""
-    cmd = [sys.executable, "-m", "hostkit", "run", "--tree", str(comfy_server.tree),
-           "--url", comfy_server.url,
-           "--workflow", str(FIXTURES / "stock_txt2img.json"), "--ckpt", TEST_CKPT_NAME,
-           "--out", str(tmp_path), "--shrink"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO,
-                       env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    cmd = [
+        sys.executable,
+        "-m",
+        "hostkit",
+        "run",
+        "--tree",
+        str(comfy_server.tree),
+        "--url",
+        comfy_server.url,
+        "--workflow",
+        str(FIXTURES / "stock_txt2img.json"),
+        "--ckpt",
+        TEST_CKPT_NAME,
+        "--out",
+        str(tmp_path),
+        "--shrink",
+    ]
+    r = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tools")},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     paths = [Path(p) for p in r.stdout.split()]
     assert len(paths) == 1 and paths[0].is_file() and paths[0].parent == tmp_path
@@ -113,11 +140,28 @@ def test_cli_reports_node_errors_and_fails(comfy_server, tmp_path):
             node["inputs"] = [i for i in node["inputs"] if i["name"] != "model"]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    cmd = [sys.executable, "-m", "hostkit", "run", "--tree", str(comfy_server.tree),
-           "--url", comfy_server.url,
-           "--workflow", str(path), "--out", str(tmp_path / "out")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO,
-                       env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    cmd = [
+        sys.executable,
+        "-m",
+        "hostkit",
+        "run",
+        "--tree",
+        str(comfy_server.tree),
+        "--url",
+        comfy_server.url,
+        "--workflow",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    r = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tools")},
+    )
     assert r.returncode == 1
     assert "node 3 (KSampler)" in r.stderr and "model" in r.stderr, r.stderr
 
@@ -182,12 +226,22 @@ def test_layout_from_the_hosts_create_bounding_boxes(comfy_server, object_info):
         {"x": 256, "y": 0, "width": 256, "height": 128, "metadata": {"type": "obj", "desc": ""}},
     ]
     prompt = {
-        "1": {"class_type": "CreateBoundingBoxes",
-              "inputs": {"width": 512, "height": 512, "editor_state": {"__value__": editor_state}}},
-        "2": {"class_type": "LRDM_LayoutFromBoundingBoxes",
-              "inputs": {"bboxes": ["1", 1], "elements": ["1", 2], "width": 512, "height": 512,
-                         "phrases": "not used: box 1 has a description\na blue cup", "background": "a meadow",
-                         "frame": 0}},
+        "1": {
+            "class_type": "CreateBoundingBoxes",
+            "inputs": {"width": 512, "height": 512, "editor_state": {"__value__": editor_state}},
+        },
+        "2": {
+            "class_type": "LRDM_LayoutFromBoundingBoxes",
+            "inputs": {
+                "bboxes": ["1", 1],
+                "elements": ["1", 2],
+                "width": 512,
+                "height": 512,
+                "phrases": "not used: box 1 has a description\na blue cup",
+                "background": "a meadow",
+                "frame": 0,
+            },
+        },
         "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
     }
     entry = comfy_server.client.wait(comfy_server.client.submit(prompt), timeout=300)

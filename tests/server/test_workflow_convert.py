@@ -25,9 +25,18 @@ def test_stock_txt2img(info):
     assert list(prompt) == ["3", "4", "5", "6", "7", "8", "9"]
     assert prompt["3"] == {
         "class_type": "KSampler",
-        "inputs": {"seed": 42, "steps": 3, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
-                   "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
-                   "latent_image": ["5", 0]},
+        "inputs": {
+            "seed": 42,
+            "steps": 3,
+            "cfg": 7.0,
+            "sampler_name": "euler",
+            "scheduler": "normal",
+            "denoise": 1.0,
+            "model": ["4", 0],
+            "positive": ["6", 0],
+            "negative": ["7", 0],
+            "latent_image": ["5", 0],
+        },
         "_meta": {"title": "KSampler"},
     }
     assert prompt["4"]["inputs"] == {"ckpt_name": "lrdm_random_sd15.safetensors"}
@@ -40,9 +49,9 @@ def test_virtual_muted_and_bypassed_nodes(info):
     # Note, MarkdownNote, Reroute, PrimitiveNode, the muted PreviewImage and the bypassed upscale vanish.
     assert set(prompt) == {"1", "3", "4", "6", "8", "10", "11", "15"}
     ks = prompt["8"]["inputs"]
-    assert ks["model"] == ["1", 0]              # through the Reroute
-    assert ks["latent_image"] == ["6", 0]       # around the bypassed LatentUpscaleBy
-    assert ks["seed"] == 123456                 # from the PrimitiveNode, not the widget's 7
+    assert ks["model"] == ["1", 0]  # through the Reroute
+    assert ks["latent_image"] == ["6", 0]  # around the bypassed LatentUpscaleBy
+    assert ks["seed"] == 123456  # from the PrimitiveNode, not the widget's 7
     assert (ks["steps"], ks["cfg"], ks["sampler_name"], ks["scheduler"]) == (20, 6.5, "dpmpp_2m", "karras")
     assert prompt["3"]["inputs"]["text"] == "a cat on a mat"
     assert prompt["11"]["_meta"]["title"] == "Save the result"
@@ -66,8 +75,10 @@ def test_bypass_without_matching_input_drops_the_link(info):
 
 def test_dict_links_and_dict_widget_values(info):
     w = load("stock_txt2img.json")
-    w["links"] = [dict(zip(("id", "origin_id", "origin_slot", "target_id", "target_slot", "type"), link,
-                           strict=True)) for link in w["links"]]
+    w["links"] = [
+        dict(zip(("id", "origin_id", "origin_slot", "target_id", "target_slot", "type"), link, strict=True))
+        for link in w["links"]
+    ]
     latent = next(n for n in w["nodes"] if n["id"] == 5)
     latent["widgets_values"] = {"width": 96, "height": 80, "batch_size": 2}
     prompt = wf.ui_to_api(w, info)

@@ -46,8 +46,9 @@ def cmd_run(args) -> int:
         if args.url:
             client = srv.ComfyClient(args.url)
         else:
-            base = srv.prepare_base(args.base, checkpoints=[args.ckpt] if args.ckpt else [],
-                                    inputs=srv.example_inputs())
+            base = srv.prepare_base(
+                args.base, checkpoints=[args.ckpt] if args.ckpt else [], inputs=srv.example_inputs()
+            )
             server = srv.ComfyServer(args.tree, base, port=args.port, extra_args=server_args())
             server.start()
             client = server.client
@@ -84,8 +85,7 @@ def cmd_run(args) -> int:
 
 def cmd_serve(args) -> int:
     base = srv.prepare_base(args.base, checkpoints=args.ckpt or [], inputs=srv.example_inputs())
-    server = srv.ComfyServer(args.tree, base, port=args.port, listen=args.listen,
-                             extra_args=args.extra or [])
+    server = srv.ComfyServer(args.tree, base, port=args.port, listen=args.listen, extra_args=args.extra or [])
     cmd = server.command()
     logger.info("ComfyUI with LRDM at http://%s:%d (base directory %s)", args.listen, args.port, base)
     os.chdir(server.tree)
@@ -113,14 +113,16 @@ def cmd_lora(args) -> int:
 def cmd_packmodels(args) -> int:
     from .packmodels import make_pack_models
 
-    make_pack_models(Path(args.tree), Path(args.sd15), Path(args.sdxl) if args.sdxl else None, Path(args.out),
-                     seed=args.seed)
+    make_pack_models(
+        Path(args.tree), Path(args.sd15), Path(args.sdxl) if args.sdxl else None, Path(args.out), seed=args.seed
+    )
     return 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hostkit", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m hostkit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run a UI-format workflow on a (temporary) server; print image paths")

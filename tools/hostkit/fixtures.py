@@ -101,12 +101,19 @@ def comfy_server(comfy_tree, test_ckpt, tmp_path_factory):
     checkpoints = [test_ckpt, *([sdxl] if sdxl.is_file() else [])]
     packs, pack_models = _thirdparty_install()
     probe = [PROBE] if PROBE.is_dir() else []
-    base = srv.prepare_base(tmp_path_factory.mktemp("comfy-base"), checkpoints=checkpoints, loras=loras,
-                            inputs=srv.example_inputs(), custom_nodes=[*packs, *probe], models=pack_models)
+    base = srv.prepare_base(
+        tmp_path_factory.mktemp("comfy-base"),
+        checkpoints=checkpoints,
+        loras=loras,
+        inputs=srv.example_inputs(),
+        custom_nodes=[*packs, *probe],
+        models=pack_models,
+    )
     # Every RuntimeWarning in the log, not only the first per line: "invalid value encountered in cast" from
     # SaveImage is how a NaN image shows (tests look for it after each run).
-    server = srv.ComfyServer(comfy_tree, base, extra_args=server_args(),
-                             env={"PYTHONWARNINGS": "always::RuntimeWarning"})
+    server = srv.ComfyServer(
+        comfy_tree, base, extra_args=server_args(), env={"PYTHONWARNINGS": "always::RuntimeWarning"}
+    )
     server.start(timeout=300)
     try:
         yield server
@@ -134,8 +141,10 @@ def thirdparty(comfy_server) -> dict:
     where = thirdparty_dir()
     missing = [n for n in THIRDPARTY_PACKS if not (where / n).is_dir()]
     if missing:
-        pytest.skip(f"third-party packs {missing} not at {where} (the project's test machine has them in "
-                    "../shared/thirdparty; set LRDM_THIRDPARTY to run these tests elsewhere)")
+        pytest.skip(
+            f"third-party packs {missing} not at {where} (the project's test machine has them in "
+            "../shared/thirdparty; set LRDM_THIRDPARTY to run these tests elsewhere)"
+        )
     _, models = _thirdparty_install()
     names = {f: sorted(p.name for p in files) for f, files in models.items()}
     empty = [f for f, files in names.items() if not files]

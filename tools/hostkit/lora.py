@@ -80,8 +80,15 @@ def make_lora(tree: Path, out: Path, rank: int = 4, seed: int = 0) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     sd = build_state_dict(rank, seed)
     tmp = out.with_name(out.name + ".tmp")
-    save_file(sd, str(tmp), metadata={"lrdm": "random-weights SD1.5 LoRA (kohya keys) for tests",
-                                      "ss_network_dim": str(rank), "ss_network_alpha": str(rank)})
+    save_file(
+        sd,
+        str(tmp),
+        metadata={
+            "lrdm": "random-weights SD1.5 LoRA (kohya keys) for tests",
+            "ss_network_dim": str(rank),
+            "ss_network_alpha": str(rank),
+        },
+    )
     os.replace(tmp, out)
     logger.info("wrote %s (%d modules, %.1f MB)", out, len(sd) // 3, out.stat().st_size / 1e6)
     return out

@@ -55,8 +55,9 @@ def example_inputs(pack: Path = REPO_ROOT) -> list[Path]:
     return sorted((Path(pack) / "example_workflows" / "input").glob("*.png"))
 
 
-def prepare_base(base: Path, pack: Path = REPO_ROOT, checkpoints=(), loras=(), inputs=(), custom_nodes=(),
-                 models=None) -> Path:
+def prepare_base(
+    base: Path, pack: Path = REPO_ROOT, checkpoints=(), loras=(), inputs=(), custom_nodes=(), models=None
+) -> Path:
     """Lay out a ComfyUI ``--base-directory``: the pack and other node packs (custom_nodes: folders linked under
     their own names), models linked in (models: {folder: files} beside checkpoints and loras), input images
     copied (none overwritten)."""
@@ -87,8 +88,10 @@ def format_node_errors(body: dict) -> str:
     for node_id, info in (body.get("node_errors") or {}).items():
         for e in info.get("errors", []):
             detail = e.get("details", "")
-            lines.append(f"  node {node_id} ({info.get('class_type', '?')}): {e.get('message', '')}"
-                         + (f": {detail}" if detail else ""))
+            lines.append(
+                f"  node {node_id} ({info.get('class_type', '?')}): {e.get('message', '')}"
+                + (f": {detail}" if detail else "")
+            )
     return "\n".join(lines) or json.dumps(body)[:2000]
 
 
@@ -102,8 +105,9 @@ class ComfyClient:
 
     def _request(self, path: str, data: dict | None = None):
         body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(self.url + path, data=body,
-                                     headers={"Content-Type": "application/json"} if body else {})
+        req = urllib.request.Request(
+            self.url + path, data=body, headers={"Content-Type": "application/json"} if body else {}
+        )
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             return resp.status, resp.read()
 
@@ -163,8 +167,10 @@ def format_execution_error(entry: dict) -> str:
     out = []
     for kind, data in entry.get("status", {}).get("messages", []):
         if kind in ("execution_error", "execution_interrupted"):
-            out.append(f"  node {data.get('node_id')} ({data.get('node_type')}): "
-                       f"{data.get('exception_type', kind)}: {data.get('exception_message', '')}".rstrip())
+            out.append(
+                f"  node {data.get('node_id')} ({data.get('node_type')}): "
+                f"{data.get('exception_type', kind)}: {data.get('exception_message', '')}".rstrip()
+            )
     return "\n".join(out) or json.dumps(entry.get("status"))[:2000]
 
 
@@ -179,8 +185,17 @@ def image_refs(entry: dict) -> list[dict]:
 class ComfyServer:
     """One headless ComfyUI ``main.py`` process; use as a context manager or start()/stop()."""
 
-    def __init__(self, tree: Path, base: Path, port: int | None = None, python: str = sys.executable,
-                 listen: str = "127.0.0.1", extra_args=(), cpu: bool | None = None, env: dict | None = None):
+    def __init__(
+        self,
+        tree: Path,
+        base: Path,
+        port: int | None = None,
+        python: str = sys.executable,
+        listen: str = "127.0.0.1",
+        extra_args=(),
+        cpu: bool | None = None,
+        env: dict | None = None,
+    ):
         self.tree = Path(tree).resolve()
         self.base = Path(base).resolve()
         self.port = port or free_port()
@@ -203,9 +218,19 @@ class ComfyServer:
         return ComfyClient(self.url)
 
     def command(self) -> list[str]:
-        cmd = [self.python, str(self.tree / "main.py"), "--listen", self.listen, "--port", str(self.port),
-               "--base-directory", str(self.base), "--disable-auto-launch",
-               "--database-url", "sqlite:///:memory:"]
+        cmd = [
+            self.python,
+            str(self.tree / "main.py"),
+            "--listen",
+            self.listen,
+            "--port",
+            str(self.port),
+            "--base-directory",
+            str(self.base),
+            "--disable-auto-launch",
+            "--database-url",
+            "sqlite:///:memory:",
+        ]
         if self.cpu if self.cpu is not None else not _has_cuda(self.python):
             cmd.append("--cpu")
         return cmd + self.extra_args
@@ -219,13 +244,19 @@ class ComfyServer:
         cmd = self.command()
         logger.info("starting ComfyUI: %s", " ".join(cmd))
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
-        self.proc = subprocess.Popen(cmd, cwd=self.tree, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.tree,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode} during start-up:\n"
-                                   + self.log_tail())
+                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode} during start-up:\n" + self.log_tail())
             try:
                 ComfyClient(self.url, timeout=30).get_json("/object_info")
                 logger.info("ComfyUI ready at %s", self.url)

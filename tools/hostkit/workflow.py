@@ -42,8 +42,9 @@ def load_workflow(path: str | Path) -> dict:
     """Read a UI-format workflow; reject API-format prompts with a helpful message."""
     data = json.loads(Path(path).read_text())
     if not is_ui_workflow(data):
-        raise WorkflowError(f"{path}: not a UI-format workflow (no 'nodes' list); API prompts can be "
-                            "POSTed as they are")
+        raise WorkflowError(
+            f"{path}: not a UI-format workflow (no 'nodes' list); API prompts can be POSTed as they are"
+        )
     return data
 
 
@@ -108,8 +109,9 @@ def map_widget_values(info: Mapping, ui_node: Mapping) -> dict:
         elif any(opts.get(k) for k in UPLOAD_OPTIONS) and isinstance(nxt, str) and nxt in UPLOAD_VALUES:
             i += 1
     if i < len(values):
-        logger.debug("node %s (%s): %d widget values left over", ui_node.get("id"), ui_node.get("type"),
-                     len(values) - i)
+        logger.debug(
+            "node %s (%s): %d widget values left over", ui_node.get("id"), ui_node.get("type"), len(values) - i
+        )
     return result
 
 
@@ -118,8 +120,13 @@ def _links_table(workflow: Mapping) -> dict:
     table = {}
     for link in workflow.get("links") or []:
         if isinstance(link, dict):
-            table[link["id"]] = (link["origin_id"], link["origin_slot"], link["target_id"],
-                                 link["target_slot"], link.get("type"))
+            table[link["id"]] = (
+                link["origin_id"],
+                link["origin_slot"],
+                link["target_id"],
+                link["target_slot"],
+                link.get("type"),
+            )
         elif link:
             table[link[0]] = tuple(link[1:6])
     return table
@@ -183,12 +190,21 @@ def ui_to_api(workflow: Mapping, object_info: Mapping) -> dict:
         raise WorkflowError("the workflow contains subgraphs; unpack them in the UI and save again")
     resolver = _Resolver(workflow)
     skip = NOTE_TYPES | {"Reroute", "PrimitiveNode"}
-    missing = sorted({n.get("type") for n in workflow["nodes"]
-                      if n.get("type") not in object_info and n.get("type") not in skip
-                      and n.get("mode", 0) not in (MODE_MUTED, MODE_BYPASSED)})
+    missing = sorted(
+        {
+            n.get("type")
+            for n in workflow["nodes"]
+            if n.get("type") not in object_info
+            and n.get("type") not in skip
+            and n.get("mode", 0) not in (MODE_MUTED, MODE_BYPASSED)
+        }
+    )
     if missing:
-        hint = " (legacy group nodes: convert them to nodes first)" if any(
-            "workflow>" in str(t) or "workflow/" in str(t) for t in missing) else ""
+        hint = (
+            " (legacy group nodes: convert them to nodes first)"
+            if any("workflow>" in str(t) or "workflow/" in str(t) for t in missing)
+            else ""
+        )
         raise WorkflowError(f"node types not installed on the server: {', '.join(map(str, missing))}{hint}")
 
     prompt = {}
@@ -210,8 +226,11 @@ def ui_to_api(workflow: Mapping, object_info: Mapping) -> dict:
                     inputs.pop(name, None)
                 continue
             inputs[name] = _wrap(src[1]) if src[0] == "value" else [str(src[1]), src[2]]
-        prompt[str(node["id"])] = {"class_type": ntype, "inputs": inputs,
-                                   "_meta": {"title": node.get("title") or info.get("display_name") or ntype}}
+        prompt[str(node["id"])] = {
+            "class_type": ntype,
+            "inputs": inputs,
+            "_meta": {"title": node.get("title") or info.get("display_name") or ntype},
+        }
     return dict(sorted(prompt.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]))
 
 
