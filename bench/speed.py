@@ -200,26 +200,11 @@ class PeakMemory:
 
 
 def randomize(module, seed: int) -> None:
-    """Random weights in place, on the module's own device: norm layers identity, other weights N(0, 0.02),
-    biases 0 (as tools/hostkit/checkpoint.py, which writes the random SD1.5 file)."""
+    """Random weights in place: the test models' one fill (tools/hostkit/randomweights.py), seeded."""
     import torch
+    from hostkit.randomweights import randomize as fill
 
-    norms = (torch.nn.GroupNorm, torch.nn.LayerNorm)
-    gens: dict = {}
-    with torch.no_grad():
-        for sub in module.modules():
-            is_norm = isinstance(sub, norms)
-            for name, p in sub.named_parameters(recurse=False):
-                if not p.is_floating_point():
-                    continue
-                if is_norm:
-                    p.fill_(1.0 if name == "weight" else 0.0)
-                elif name == "bias":
-                    p.zero_()
-                else:
-                    if p.device not in gens:
-                        gens[p.device] = torch.Generator(device=p.device).manual_seed(seed)
-                    p.normal_(0.0, 0.02, generator=gens[p.device])
+    fill(module, torch.Generator().manual_seed(seed))
 
 
 def build(arch: str, dtype: str = "auto", tiny: bool = False, seed: int = 0):
