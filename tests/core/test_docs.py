@@ -190,7 +190,7 @@ def test_parameter_tables_match_the_config(doc, heading):
                 rows[name] = cells[1:3]
     fields = [f.name for f in dataclasses.fields(LRDMConfig)]
     for field in fields:
-        name = "strength" if field == "strength_in" else field  # the node input's name
+        name = field  # the node input's name
         assert name in rows, f"{doc}'s table '{heading}' has no row for `{name}`"
         for preset, cell in zip(("plus", "paper"), rows[name], strict=True):
             want, got = getattr(PRESETS[preset], field), _cell_value(cell)

