@@ -146,30 +146,22 @@ def build(info, arch: str, lrdm: tuple | None, patches: tuple) -> dict:
         if p[0] != "controlnet":
             continue
         hint = link(g.add("EmptyImage", width=SIZE, height=SIZE, batch_size=1, color=0x808080))
-        if p[1] == "core":
-            net = g.add("ControlNetLoader", control_net_name=CONTROLNET_NAMES[arch])
-            applied = g.add(
-                "ControlNetApplyAdvanced",
-                positive=pos,
-                negative=neg,
-                control_net=link(net),
-                image=hint,
-                strength=1.0,
-                start_percent=0.0,
-                end_percent=1.0,
-            )
-        else:
-            net = g.add("ACN_ControlNetLoaderAdvanced", cnet=CONTROLNET_NAMES[arch])
-            applied = g.add(
-                "ACN_AdvancedControlNetApply_v2",
-                positive=pos,
-                negative=neg,
-                control_net=link(net),
-                image=hint,
-                strength=1.0,
-                start_percent=0.0,
-                end_percent=1.0,
-            )
+        loader, name_input, apply = (  # core ControlNet, or Advanced-ControlNet's nodes of the same shape
+            ("ControlNetLoader", "control_net_name", "ControlNetApplyAdvanced")
+            if p[1] == "core"
+            else ("ACN_ControlNetLoaderAdvanced", "cnet", "ACN_AdvancedControlNetApply_v2")
+        )
+        net = g.add(loader, **{name_input: CONTROLNET_NAMES[arch]})
+        applied = g.add(
+            apply,
+            positive=pos,
+            negative=neg,
+            control_net=link(net),
+            image=hint,
+            strength=1.0,
+            start_percent=0.0,
+            end_percent=1.0,
+        )
         pos, neg = link(applied, 0), link(applied, 1)
     latent = g.add("EmptyLatentImage", width=SIZE, height=SIZE, batch_size=1)
     sampled = g.add(
