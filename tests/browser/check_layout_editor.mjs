@@ -182,13 +182,27 @@ try {
   // The tracker restores asynchronously (loadGraphData), and a non-layout change it recorded last (e.g. the node
   // growing after the edit) takes an undo step of its own: press Ctrl+Z until the layout changes (at most 3
   // times). The first layout change must take back exactly the resize; redo until the edit is back.
-  const layoutJson = () => page.evaluate(() =>
-    window.app.graph.nodes.find((x) => x.type === "LRDM_Layout")?.widgets.find((w) => w.name === "layout_json")?.value);
+  // A key pressed while the tracker still restores the previous step races it (1.32.9 and 1.5x alike: the second
+  // load can finish first and the redo queue is lost), so each press waits for the restore to end.
+  const tracked = () => page.evaluate(() => {
+    const n = window.app.graph.nodes.find((x) => x.type === "LRDM_Layout");
+    const t = window.app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+    return { json: n?.widgets.find((w) => w.name === "layout_json")?.value, restoring: !!t?._restoringState };
+  });
+  const waitFor = async (ok, tries) => {
+    let s = await tracked();
+    for (let t = 0; t < tries && !ok(s); t++) {
+      await page.waitForTimeout(150);
+      s = await tracked();
+    }
+    return s;
+  };
   const pressUntil = async (key, done) => {
     for (let i = 0; i < 3; i++) {
       await page.keyboard.press(key);
-      for (let t = 0; t < 20 && !done(await layoutJson()); t++) await page.waitForTimeout(150);
-      if (done(await layoutJson())) return i + 1;
+      await waitFor((s) => s.restoring || done(s.json), 20); // the restore starts on the next animation frame
+      const s = await waitFor((s) => !s.restoring, 100);
+      if (done(s.json)) return i + 1;
     }
     return -1;
   };
