@@ -28,8 +28,9 @@ PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two setting
 PAPER = PRESETS["paper"].to_dict()
 PLUS = PRESETS["plus"].to_dict()
 # The paper's algorithm with two of the numbers it leaves open calibrated on this model (docs/METHOD.md choices 2 and 5:
-# lambda inside, t0); the node's "paper" button keeps the authors' numbers (PAPER) for SD checkpoints.
-TOY_PAPER = dict(PAPER, strength=3.0, t0=0.5)
+# lambda, one value inside and outside as in Eq. 6; t0), with CFG per layer (choice 8), on the first 50 layouts of
+# layouts_default.jsonl (bench/README.md); the node's "paper" button keeps the authors' numbers (PAPER).
+TOY_PAPER = dict(PAPER, strength=3.0, strength_out=3.0, t0=0.5)
 METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
