@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/quality.py [--model lrdm_toy] [--layouts bench/layouts_default.jsonl]
         [--seeds 1] [--methods plain,area,...|all] [--background empty] [--steps 25] [--cfg 4.5] [--limit N] [--grid 8]
+        [--merge]  (re-run only --methods and keep the output file's other rows)
 
 Prints a table and writes bench/results/quality.json ({"methods": {name: {mIoU, AP50, presence, quality,
 n_objects, sec_per_image, ...}}, "model": ..., "layouts": ..., "seeds": ...}) and one grid PNG per method
