@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/quality.py [--model lrdm_toy] [--layouts bench/layouts_default.jsonl]
         [--seeds 1] [--methods plain,area,...|all] [--background empty] [--steps 25] [--cfg 4.5] [--limit N] [--grid 8]
+        [--merge]  (re-run only --methods and keep the output file's other rows)
 
 Prints a table and writes bench/results/quality.json ({"methods": {name: {mIoU, AP50, presence, quality,
 n_objects, sec_per_image, ...}}, "model": ..., "layouts": ..., "seeds": ...}) and one grid PNG per method
@@ -28,8 +29,9 @@ PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two setting
 PAPER = PRESETS["paper"].to_dict()
 PLUS = PRESETS["plus"].to_dict()
 # The paper's algorithm with two of the numbers it leaves open calibrated on this model (docs/METHOD.md choices 2 and 5:
-# lambda inside, t0); the node's "paper" button keeps the authors' numbers (PAPER) for SD checkpoints.
-TOY_PAPER = dict(PAPER, strength=3.0, t0=0.5)
+# lambda, one value inside and outside as in Eq. 6; t0), with CFG per layer (choice 8), on the first 50 layouts of
+# layouts_default.jsonl (bench/README.md); the node's "paper" button keeps the authors' numbers (PAPER).
+TOY_PAPER = dict(PAPER, strength=3.0, strength_out=3.0, t0=0.5)
 METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
@@ -286,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         help="an extra LRDM method: name=field:value,field:value (fields of the paper preset)",
     )
     ap.add_argument("--out", default=None, help="default: bench/results/quality.json, or quality_<model>_<set>.json")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of the --out file's methods not run now (same model, layouts, steps, cfg, sampler, seeds)",
+    )
     args = ap.parse_args(argv)
     weights = model_path(args.model)
     out = Path(args.out or default_out(weights, args.layouts))
@@ -310,25 +317,57 @@ def main(argv: list[str] | None = None) -> int:
         grid(images, used, out_dir / f"{prefix}_grid_{name}.png", args.grid)
         rows[name] = grid_row(images, used, args.grid)
         print_row(name, results[name])
-    out.write_text(
-        json.dumps(
-            {
-                "methods": results,
-                "model": weights.name,
-                "layouts": args.layouts,
-                "seeds": args.seeds,
-                "n_layouts": len(lines),
-                "steps": args.steps,
-                "cfg": args.cfg,
-                "sampler": args.sampler,
-                "background": args.background,
-            },
-            indent=1,
-        )
-    )
+    report = {
+        "methods": results,
+        "model": weights.name,
+        "layouts": args.layouts,
+        "seeds": args.seeds,
+        "n_layouts": len(lines),
+        "steps": args.steps,
+        "cfg": args.cfg,
+        "sampler": args.sampler,
+        "background": args.background,
+    }
+    if args.merge:
+        report = merged(report, out)
+        rows = dict(kept_grid_rows(out_dir, prefix, [m for m in README_ROWS if m in report["methods"]]), **rows)
+    out.write_text(json.dumps(report, indent=1))
     if any(m in rows for m in README_ROWS):
         readme_grid(rows, out_dir / f"{prefix}_grid.png")
     return 0
+
+
+MERGE_KEYS = ("model", "seeds", "n_layouts", "steps", "cfg", "sampler", "background")  # a kept row's run must match
+
+
+def merged(report: dict, out: Path) -> dict:
+    """`report` with the rows of the earlier `out` file whose methods it did not run (--merge); the earlier
+    run must have measured the same thing, else the script stops rather than mix two benchmarks in one table."""
+    if not out.is_file():
+        return report
+    old = json.loads(out.read_text())
+    differ = [k for k in MERGE_KEYS if k in old and old[k] != report[k]]  # a key it lacks predates that key
+    if differ or Path(old.get("layouts", "")).name != Path(report["layouts"]).name:
+        raise SystemExit(
+            f"error: --merge into {out}: it was measured with other settings ({differ or ['layouts']}); "
+            "rerun every method or write to another --out"
+        )
+    new = report["methods"]
+    methods = {m: new.get(m, r) for m, r in old["methods"].items()}  # the earlier order, re-run rows replaced
+    return dict(report, methods=dict(methods, **new))
+
+
+def kept_grid_rows(out_dir: Path, prefix: str, names: list[str]) -> dict[str, np.ndarray]:
+    """The README grid rows of methods kept by --merge, read back from their own grid PNGs (saved at 2x)."""
+    from PIL import Image
+
+    rows = {}
+    for name in names:
+        path = out_dir / f"{prefix}_grid_{name}.png"
+        if path.is_file():
+            img = np.asarray(Image.open(path).convert("RGB"))  # [136, n*136, 3]
+            rows[name] = img[::2, ::2]  # [68, n*68, 3]
+    return rows
 
 
 def print_row(name: str, r: dict) -> None:

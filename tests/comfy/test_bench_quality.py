@@ -42,6 +42,22 @@ def test_two_layouts_three_methods(q, tmp_path: Path, capsys) -> None:
     assert rows[-3:] == ["| plain", "| mask", "| lrdm"]
 
 
+def test_merge_keeps_the_rows_not_rerun(q, tmp_path: Path) -> None:
+    """--merge replaces the re-run methods' rows in place and keeps the others (and their README grid rows);
+    an earlier file measured with other settings is refused instead of mixed in."""
+    out = tmp_path / "quality.json"
+    base = ["--limit", "1", "--steps", "2", "--grid", "1", "--threads", "0", "--out", str(out)]
+    assert q.main([*base, "--methods", "plain,lrdm"]) == 0
+    first = json.loads(out.read_text())["methods"]
+    assert q.main([*base, "--methods", "lrdm", "--set", "lrdm.t0=0.0", "--merge"]) == 0
+    second = json.loads(out.read_text())["methods"]
+    assert list(second) == ["plain", "lrdm"] and second["plain"] == first["plain"]
+    assert second["lrdm"]["config"]["t0"] == 0.0 != first["lrdm"]["config"]["t0"]
+    assert (tmp_path / "quality_grid.png").is_file()
+    with pytest.raises(SystemExit, match="other settings"):
+        q.main([*base[:2], "--steps", "3", *base[4:], "--methods", "plain", "--merge"])
+
+
 def test_background_phrase(q, pack) -> None:
     """A line's own background wins over --background; mask adds the phrase outside every box."""
     runner = q.Runner.__new__(q.Runner)
