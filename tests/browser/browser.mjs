@@ -28,3 +28,22 @@ export async function waitForApp(page, step, idleMs = 20_000) {
     null, { timeout: 180_000, polling: 250 });
   await page.waitForLoadState("networkidle", { timeout: idleMs }).catch(() => step("networkidle timed out"));
 }
+
+/** Click the Run button, then poll /api/history until the prompt it queued (the first id not there before) has
+ * finished or failed. Returns that history entry; throws when it did not finish within `timeoutMs`. */
+export async function runPrompt(page, timeoutMs = 120_000) {
+  const before = await page.evaluate(async () => Object.keys(await (await fetch("/api/history")).json()));
+  await page.getByRole("button", { name: "Run", exact: true }).first().click();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await page.waitForTimeout(500);
+    const h = await page.evaluate(async (seen) => {
+      const all = await (await fetch("/api/history")).json();
+      const id = Object.keys(all).find((k) => !seen.includes(k));
+      const st = id && all[id].status;
+      return st && (st.completed || st.status_str === "error") ? all[id] : null;
+    }, before);
+    if (h) return h;
+  }
+  throw new Error(`the prompt did not finish within ${timeoutMs / 1000} s`);
+}
