@@ -112,11 +112,12 @@ help:
 	@echo "  lint          ruff check + ruff format --check"
 	@echo "  test          lint + test-core, then test-comfy + test-server + test-browser on ComfyUI 0.3.75 and on"
 	@echo "                $(NEWEST_VERSION) (from $(NEWEST_SRC); skipped, and said so, when it is missing)"
-	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only]"
+	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only; with any target, that tree"
+	@echo "                 runs from .venv up to ComfyUI 0.3.75, from .venv-new when newer (VENV=dir picks one)]"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
 	@echo "                [COMFY_HOST=newest: on ComfyUI $(NEWEST_VERSION) with .venv-new (make COMFY_HOST=newest host)]"
-	@echo "  clean         output/ and caches;  clean-host: also .venv .host .cache node_modules"
+	@echo "  clean         output/ and caches;  clean-host: also .venv .venv-new .host .cache node_modules"
 
 # --- host -------------------------------------------------------------------------------------
 
