@@ -5,8 +5,9 @@
 #                     exact pins (tools/requirements-host.txt, frontend 1.32.9).
 #   newest:           ComfyUI 0.33.0 copied from $(NEWEST_SRC) (read-only, ../shared/hosts) into
 #                     .host/ComfyUI-0.33.0; venv .venv-new (tools/requirements-host-new.txt, frontend 1.58.1).
-# COMFYUI_PATH=/path/to/ComfyUI: a user's own tree instead, run from .venv plus what newer hosts need beyond
-# 0.3.75 (tools/requirements-host-extras.txt and the torchaudio stand-in).
+# COMFYUI_PATH=/path/to/ComfyUI: a user's own tree instead (never copied or changed, apart from the pack symlink);
+#                     the venv follows its comfyui_version.py: up to 0.3.75 .venv, newer ones .venv-new (the
+#                     newest host's pins, frontend 1.58.1); VENV=... picks one by hand.
 # The pack (this repo) is symlinked into <tree>/custom_nodes/ComfyUI-LRDM; servers started by tools/hostkit get
 # their own --base-directory with the same symlink. Test models in .cache are shared by both hosts.
 # Stamp files make re-runs fast when nothing changed.
@@ -27,17 +28,26 @@ NEWEST_SRC ?= $(abspath $(CURDIR)/../shared/hosts/ComfyUI-$(NEWEST_VERSION))
 COMFY_HOST ?= oldest
 $(if $(filter-out oldest newest,$(COMFY_HOST)),$(error COMFY_HOST must be oldest or newest, got '$(COMFY_HOST)'))
 HOST_NAME := $(if $(COMFYUI_PATH),path,$(COMFY_HOST))
-ifeq ($(HOST_NAME),newest)
-VENV := .venv-new
-HOST_REQS := tools/requirements-host-new.txt
-TREE := $(CURDIR)/$(HOST)/ComfyUI-$(NEWEST_VERSION)
+OLDEST_VERSION := 0.3.75
+ifeq ($(HOST_NAME),path)
+TREE := $(abspath $(COMFYUI_PATH))
+# The tree's own version (empty when it has no comfyui_version.py, as ComfyUI before 0.3.x): up to 0.3.75 it runs
+# from the oldest host's venv, newer from the newest host's.
+PATH_VERSION := $(shell sed -n 's/^__version__ *= *"\([^"]*\)".*/\1/p' "$(TREE)/comfyui_version.py" 2>/dev/null)
+VENV_HOST := $(if $(PATH_VERSION),$(if $(filter $(OLDEST_VERSION),$(shell printf '%s\n' $(OLDEST_VERSION) \
+	$(PATH_VERSION) | sort -V | tail -n 1)),oldest,newest),oldest)
 else
-VENV := .venv
+VENV_HOST := $(COMFY_HOST)
+TREE := $(CURDIR)/$(HOST)/$(if $(filter newest,$(COMFY_HOST)),ComfyUI-$(NEWEST_VERSION),ComfyUI)
+endif
+ifeq ($(VENV_HOST),newest)
+VENV ?= .venv-new
+HOST_REQS := tools/requirements-host-new.txt
+else
+VENV ?= .venv
 HOST_REQS := tools/requirements-host.txt
-TREE := $(if $(COMFYUI_PATH),$(abspath $(COMFYUI_PATH)),$(CURDIR)/$(HOST)/ComfyUI)
 endif
 PY := $(VENV)/bin/python
-EXTRA_REQS := tools/requirements-host-extras.txt
 
 # Models. The demo runs the pack's small trained model (example_workflows/lrdm_demo.json loads it
 # through LRDM_ToyModelLoader, so DEMO_MODEL is empty); with CKPT=/path/to/real.safetensors it runs
@@ -69,7 +79,6 @@ ALLOW_EMPTY ?= 0
 PYTEST_ARGS ?=
 
 VENV_STAMP := $(VENV)/.lrdm-host-stamp
-EXTRAS_STAMP := $(VENV)/.lrdm-extras-stamp
 TREE_STAMP := $(if $(filter newest,$(HOST_NAME)),$(HOST)/.tree-$(NEWEST_VERSION)-stamp,$(HOST)/.tree-stamp)
 NPM_STAMP := node_modules/.lrdm-stamp
 HOSTKIT := PYTHONPATH=$(CURDIR)/tools $(PY) -m hostkit
@@ -103,19 +112,20 @@ help:
 	@echo "  lint          ruff check + ruff format --check"
 	@echo "  test          lint + test-core, then test-comfy + test-server + test-browser on ComfyUI 0.3.75 and on"
 	@echo "                $(NEWEST_VERSION) (from $(NEWEST_SRC); skipped, and said so, when it is missing)"
-	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only]"
+	@echo "                [COMFYUI_PATH=/path/to/ComfyUI: those tiers on that tree only; with any target, that tree"
+	@echo "                 runs from .venv up to ComfyUI 0.3.75, from .venv-new when newer (VENV=dir picks one)]"
 	@echo "  test-fast     test-core + test-comfy"
 	@echo "  test-core | test-comfy | test-server | test-browser   one tier (PYTEST_ARGS='-k x')"
 	@echo "                [COMFY_HOST=newest: on ComfyUI $(NEWEST_VERSION) with .venv-new (make COMFY_HOST=newest host)]"
-	@echo "  clean         output/ and caches;  clean-host: also .venv .host .cache node_modules"
+	@echo "  clean         output/ and caches;  clean-host: also .venv .venv-new .host .cache node_modules"
 
 # --- host -------------------------------------------------------------------------------------
 
 host: venv tree
 
-# The torchaudio stand-in (tools/hostkit/tashim.py) goes only into venvs that run a newer host.
-TASHIM := $(if $(filter oldest,$(HOST_NAME)),,tools/hostkit/tashim.py)
-venv: $(VENV_STAMP) $(if $(filter path,$(HOST_NAME)),$(EXTRAS_STAMP))
+# The torchaudio stand-in (tools/hostkit/tashim.py) goes only into the venv that runs newer hosts.
+TASHIM := $(if $(filter newest,$(VENV_HOST)),tools/hostkit/tashim.py)
+venv: $(VENV_STAMP)
 
 # Shell: copy tools/hostkit/tashim.py into the venv as the package torchaudio unless a real torchaudio is installed.
 INSTALL_TASHIM = site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
@@ -125,7 +135,7 @@ INSTALL_TASHIM = site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()
 
 # torch first (with its dependencies, so a CUDA build brings its libraries), then the exact pins
 # with --no-deps, then the test-only torchvision shim (tools/hostkit/tvshim.py) [and torchaudio stand-in].
-$(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py $(if $(filter newest,$(HOST_NAME)),$(TASHIM))
+$(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py $(TASHIM)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "error: need Python 3.11 as PYTHON (got $$($(PYTHON) --version 2>&1))"; exit 1; }
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
@@ -135,14 +145,8 @@ $(VENV_STAMP): $(HOST_REQS) tools/hostkit/tvshim.py $(if $(filter newest,$(HOST_
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  cp tools/hostkit/tvshim.py "$$site/_lrdm_tvshim.py"; \
 	  echo 'import _lrdm_tvshim; _lrdm_tvshim.install()' > "$$site/_lrdm_tvshim.pth"
-	@if [ "$(HOST_NAME)" = newest ]; then $(INSTALL_TASHIM); fi
+	@if [ -n "$(TASHIM)" ]; then $(INSTALL_TASHIM); fi
 	$(PY) -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
-	@touch $@
-
-# COMFYUI_PATH: what hosts newer than 0.3.75 need (none of it conflicts with the pins of .venv), exact pins.
-$(EXTRAS_STAMP): $(EXTRA_REQS) $(TASHIM) | $(VENV_STAMP)
-	$(PY) -m pip install -q --no-deps -r $(EXTRA_REQS)
-	@$(INSTALL_TASHIM)
 	@touch $@
 
 ifeq ($(HOST_NAME),oldest)
@@ -291,16 +295,12 @@ test-fast:
 # lint and core once; the comfy, server and browser tiers on the oldest host, then on the newest when its tree
 # ($(NEWEST_SRC)) is there. COMFYUI_PATH=dir: those three tiers on that tree only.
 HOST_TIERS := test-comfy test-server test-browser
-# On the newest host the server and browser tiers are not green yet (issue 16, open: measured after this round's
-# merges, the editor's Run timed out on frontend 1.58.1 and the server tier was not rerun), so by default only its
-# comfy tier runs; NEWEST_TIERS="test-comfy test-server test-browser" runs all three there.
-NEWEST_TIERS ?= test-comfy
+NEWEST_TIERS ?= $(HOST_TIERS)
 test:
 ifneq ($(COMFYUI_PATH),)
+	@echo "ComfyUI $(or $(PATH_VERSION),of unknown version) at $(TREE), venv $(VENV)"
 	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS)"
 else
-	@$(if $(filter-out $(NEWEST_TIERS),$(HOST_TIERS)),echo "note: on ComfyUI $(NEWEST_VERSION) only $(NEWEST_TIERS) run \
-	  (NEWEST_TIERS='$(HOST_TIERS)' for all three)")
 	@$(MAKE) --no-print-directory _tiers TIERS="lint test-core $(HOST_TIERS) \
 	  $(if $(wildcard $(NEWEST_SRC)/main.py),$(addprefix newest:,$(NEWEST_TIERS)),newest:skipped)"
 endif
@@ -310,7 +310,7 @@ endif
 _tiers:
 	@failed=""; summary=""; \
 	  label() { case $$1 in newest:*) echo "$(NEWEST_VERSION) $${1#newest:}";; lint|test-core) echo "$$1";; \
-	    *) echo "$(if $(COMFYUI_PATH),path,0.3.75) $$1";; esac; }; \
+	    *) echo "$(if $(COMFYUI_PATH),$(or $(PATH_VERSION),path),$(OLDEST_VERSION)) $$1";; esac; }; \
 	  for t in $(TIERS); do \
 	    start=$$(date +%s); \
 	    if [ "$$t" = newest:skipped ]; then \

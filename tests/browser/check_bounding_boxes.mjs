@@ -5,7 +5,7 @@
 // graphToPrompt() sends and runs it with the Run button; test_bounding_boxes.py asserts on the result JSON.
 import fs from "node:fs";
 import path from "node:path";
-import { launch, waitForApp } from "./browser.mjs";
+import { launch, runPrompt, waitForApp } from "./browser.mjs";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const result = { console: [], pageErrors: [], steps: [] };
@@ -47,20 +47,8 @@ try {
   }, cfg.boxes);
   await page.screenshot({ path: path.join(cfg.artifacts, "bounding_boxes_graph.png") });
   step("graph built");
-  const before = await page.evaluate(async () => Object.keys(await (await fetch("/api/history")).json()));
-  await page.getByRole("button", { name: "Run", exact: true }).first().click();
-  const deadline = Date.now() + 120_000;
-  let h = null;
-  while (!h && Date.now() < deadline) {
-    await page.waitForTimeout(500);
-    h = await page.evaluate(async (seen) => {
-      const all = await (await fetch("/api/history")).json();
-      const id = Object.keys(all).find((k) => !seen.includes(k));
-      const st = id && all[id].status;
-      return st && (st.completed || st.status_str === "error") ? all[id] : null;
-    }, before);
-  }
-  result.run = h && { status: h.status, outputs: h.outputs };
+  const h = await runPrompt(page, cfg.runTimeoutMs ?? 120_000);
+  result.run = { status: h.status, outputs: h.outputs };
   await page.screenshot({ path: path.join(cfg.artifacts, "bounding_boxes_run.png") });
   step("run");
 } catch (e) {

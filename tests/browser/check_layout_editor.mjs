@@ -6,7 +6,7 @@
 // the frontend's Vue node mode ("Nodes 2.0": load the saved workflow, draw, move, run).
 import fs from "node:fs";
 import path from "node:path";
-import { launch, waitForApp } from "./browser.mjs";
+import { launch, runPrompt, waitForApp } from "./browser.mjs";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const result = { console: [], pageErrors: [], steps: [], classic: {}, vue: {} };
@@ -14,6 +14,7 @@ const t0 = Date.now();
 const step = (name) => result.steps.push([name, (Date.now() - t0) / 1000]);
 const save = () => fs.writeFileSync(cfg.result, JSON.stringify(result, null, 1));
 const CANVAS = "canvas[data-lrdm=layout-canvas]";
+const RUN_TIMEOUT_MS = cfg.runTimeoutMs ?? 120_000;
 
 const { context, page } = await launch(cfg, result);
 const boot = () => waitForApp(page, step);
@@ -40,22 +41,9 @@ const layoutState = () => page.evaluate(() => {
   };
 });
 
-/** Click the Run button, then wait for the new history entry of this prompt; its prompt inputs and outputs. */
+/** Click the Run button and wait for this prompt's history entry: its status, prompt inputs and outputs. */
 async function runAndFetch() {
-  const before = await page.evaluate(async () => Object.keys(await (await fetch("/api/history")).json()));
-  await page.getByRole("button", { name: "Run", exact: true }).first().click();
-  const deadline = Date.now() + 120_000;
-  let h = null;
-  while (!h && Date.now() < deadline) {
-    await page.waitForTimeout(500);
-    h = await page.evaluate(async (seen) => {
-      const all = await (await fetch("/api/history")).json();
-      const id = Object.keys(all).find((k) => !seen.includes(k));
-      const st = id && all[id].status;
-      return st && (st.completed || st.status_str === "error") ? all[id] : null;
-    }, before);
-  }
-  if (!h) throw new Error("the prompt did not finish within 120 s");
+  const h = await runPrompt(page, RUN_TIMEOUT_MS);
   return { status: h.status, prompt: h.prompt[2], outputs: h.outputs };
 }
 

@@ -6,7 +6,7 @@
 // nothing else changes) and save a screenshot clipped to the graph. test_screenshots.py asserts on the result JSON.
 import fs from "node:fs";
 import path from "node:path";
-import { launch, waitForApp } from "./browser.mjs";
+import { launch, runPrompt, waitForApp } from "./browser.mjs";
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const result = { console: [], pageErrors: [], steps: [], shots: {} };
@@ -113,20 +113,7 @@ const boot = () => waitForApp(page, step);
 
 /** Press Run; wait for this prompt's history entry and for every output node to show all its images. */
 async function runAndWait(timeoutMs) {
-  const before = await page.evaluate(async () => Object.keys(await (await fetch("/api/history")).json()));
-  await page.getByRole("button", { name: "Run", exact: true }).first().click();
-  const deadline = Date.now() + timeoutMs;
-  let h = null;
-  while (!h && Date.now() < deadline) {
-    await page.waitForTimeout(500);
-    h = await page.evaluate(async (seen) => {
-      const all = await (await fetch("/api/history")).json();
-      const id = Object.keys(all).find((k) => !seen.includes(k));
-      const st = id && all[id].status;
-      return st && (st.completed || st.status_str === "error") ? all[id] : null;
-    }, before);
-  }
-  if (!h) throw new Error(`the prompt did not finish within ${timeoutMs / 1000} s`);
+  const h = await runPrompt(page, timeoutMs);
   const run = { status: h.status, prompt: h.prompt[2], outputs: h.outputs };
   if (h.status.status_str !== "success") return run;
   const expected = Object.fromEntries(Object.entries(h.outputs).map(([id, o]) => [id, (o.images ?? []).length])

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from hostkit import server as srv
 from hostkit.fixtures import REPO
 
@@ -11,8 +12,9 @@ def _py(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def test_host_requirements_are_exact_pins_without_torch():
-    lines = [ln.strip() for ln in (REPO / "tools" / "requirements-host.txt").read_text().splitlines()]
+@pytest.mark.parametrize("name", ["requirements-host.txt", "requirements-host-new.txt"])
+def test_host_requirements_are_exact_pins_without_torch(name):
+    lines = [ln.strip() for ln in (REPO / "tools" / name).read_text().splitlines()]
     reqs = [ln for ln in lines if ln and not ln.startswith("#")]
     assert reqs and all("==" in r for r in reqs), [r for r in reqs if "==" not in r]
     assert not [r for r in reqs if r.lower().startswith("torch==")]
