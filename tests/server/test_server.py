@@ -272,13 +272,10 @@ def _sampled_latent(server, prompt: dict, sampler_id: str):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 14 (open): measured 2026-11-29, PAG before LRDM Apply Layout changes the 128 px result by only "
-    "1.3e-4 of its scale (the test asks 1e-3)",
-    strict=False,
-)
 def test_lora_pag_example_applies_pag_and_lrdm(comfy_server, object_info, request):
-    """lrdm_lora_pag: PAG (before LRDM, node defaults) changes the result, and so does LRDM beside it."""
+    """lrdm_lora_pag: PAG (before LRDM, node defaults) changes the result as much as it does without LRDM, and LRDM
+    changes it too. PAG's effect on the random model at 128 px is small with or without LRDM (about 1e-4 of the
+    latent's scale, measured on ComfyUI 0.3.75), so its effect without LRDM is the measure, not a fixed floor."""
     prompt = wf.ui_to_api(wf.load_workflow(REPO / "example_workflows" / "lrdm_lora_pag.json"), object_info)
     use_test_models(prompt, request)
     wf.shrink(prompt, size=128, max_steps=3)  # 128 px: SD1.5's middle block is 2x2 (1x1 at 64 px: PAG is a no-op)
@@ -286,11 +283,15 @@ def test_lora_pag_example_applies_pag_and_lrdm(comfy_server, object_info, reques
     lrdm = next(k for k, n in prompt.items() if n["class_type"] == "LRDM_ApplyLayout")
     sampler = next(k for k, n in prompt.items() if n["class_type"] == "KSampler")
     assert prompt[pag]["inputs"]["scale"] > 0 and prompt[lrdm]["inputs"]["model"] == [pag, 0]
-    shipped = _sampled_latent(comfy_server, prompt, sampler)
     no_pag = json.loads(json.dumps(prompt))
     no_pag[pag]["inputs"]["scale"] = 0.0  # PAG's own off switch: its post-CFG function returns early
     no_lrdm = json.loads(json.dumps(prompt))
     no_lrdm[sampler]["inputs"]["model"] = [pag, 0]
-    scale = shipped.abs().max()
-    assert (shipped - _sampled_latent(comfy_server, no_pag, sampler)).abs().max() > 1e-3 * scale, "PAG had no effect"
-    assert (shipped - _sampled_latent(comfy_server, no_lrdm, sampler)).abs().max() > 1e-3 * scale, "LRDM had no effect"
+    neither = json.loads(json.dumps(no_lrdm))
+    neither[pag]["inputs"]["scale"] = 0.0
+    shipped, without_lrdm = (_sampled_latent(comfy_server, p, sampler) for p in (prompt, no_lrdm))
+    pag_effect = float((shipped - _sampled_latent(comfy_server, no_pag, sampler)).abs().max() / shipped.abs().max())
+    own = float((without_lrdm - _sampled_latent(comfy_server, neither, sampler)).abs().max() / without_lrdm.abs().max())
+    assert own > 0 and pag_effect >= 0.5 * own, f"PAG's effect beside LRDM {pag_effect:.2e}, without LRDM {own:.2e}"
+    lrdm_effect = float((shipped - without_lrdm).abs().max() / shipped.abs().max())
+    assert lrdm_effect > 1e-3, f"LRDM had no effect beside PAG: {lrdm_effect:.2e}"
