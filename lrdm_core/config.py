@@ -45,7 +45,7 @@ class DeltaSpace(str, Enum):
 
 
 MAX_STRENGTH = 10.0
-MAX_BIAS = 2.0  # attn_bias / self_bias: fractions of each block's own logit range (issue 18)
+MAX_BIAS = 4.0  # attn_bias / self_bias: fractions of each block's own logit range (issue 18)
 MAX_DECAY = 8.0
 # A value above MAX_BIAS most likely comes from a workflow saved before the biases changed units (issue 18): it was
 # the bias in logits (the old defaults: attn_bias 12, self_bias 6), which means nothing on another model.

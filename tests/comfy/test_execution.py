@@ -276,7 +276,7 @@ def test_a_workflow_saved_with_the_old_logit_biases_is_refused_with_the_fix(engi
     assert not valid and set(node_errors) == {"3"}, node_errors
     said = [e["details"] for e in node_errors["3"]["errors"]]
     name, value = next(iter(old.items()))
-    assert any(f"Expected {name} to be a finite number in [0, 2], got {value}" in d for d in said), said
+    assert any(f"Expected {name} to be a finite number in [0, 4], got {value}" in d for d in said), said
     assert any("old logit values (12 and 6)" in d and "the default is" in d for d in said), said
     assert not any("bigger than max" in e["message"] for e in node_errors["3"]["errors"])
     assert asyncio.run(execution.validate_prompt("p", _graph(), None))[0]

@@ -150,7 +150,7 @@ def test_the_old_logit_defaults_are_refused_with_the_fix(name: str, old: float) 
 
     msg = method_value_error(**{name: old})
     default = getattr(PRESETS["plus"], name)
-    assert msg is not None and msg.startswith(f"Expected {name} to be a finite number in [0, 2], got {old!r}.")
+    assert msg is not None and msg.startswith(f"Expected {name} to be a finite number in [0, 4], got {old!r}.")
     assert "old logit values (12 and 6)" in msg and f"the default is {default:g}" in msg
     with pytest.raises(LRDMError, match="fractions of each attention block's own logit range"):
         LRDMConfig(**{name: old})
