@@ -207,9 +207,9 @@ class LRDMConfig:
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: CaptureSource = CaptureSource.AUTO
     composition: Composition = Composition.SHARED
-    attn_bias: float = 1.0  # beyond the paper: region bias of the prompt's / each layer's object tokens (x logit range)
+    attn_bias: float = 2.0  # beyond the paper: region bias of the prompt's / each layer's object tokens (x logit range)
     delta_space: DeltaSpace = DeltaSpace.RGB
-    self_bias: float = 0.5  # beyond the paper: self-attention bias within regions (x logit range)
+    self_bias: float = 0.4  # beyond the paper: self-attention bias within regions (x logit range)
     bias_end: float = 0.8  # fraction of the sampler's steps the region biases act in
     bias_cap: float = 0.9  # the most attention mass a region's tokens / pixels may take (1 = no cap)
     bias_decay: float = 0.0  # the biases fade as (1 - progress)^bias_decay
