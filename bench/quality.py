@@ -36,7 +36,8 @@ METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
     "mask": "mask",
-    "attn_bias": dict(PAPER, t0=0.0, attn_bias=6.0),  # DenseDiffusion-style bias on every step, no layers
+    # DenseDiffusion-style bias on every step, no layers: the defaults' cross-attention bias (units, cap, decay)
+    "attn_bias": dict(PAPER, t0=0.0, **{k: PLUS[k] for k in ("attn_bias", "bias_cap", "bias_decay")}),
     "lrdm": TOY_PAPER,  # the paper's method, figure's reading (xi on each layer's input, CFG per layer), calibrated
     "lrdm_paper_button": PAPER,  # the same with the authors' numbers: t0 0.3, lambda 1
     "lrdm_plus": PLUS,  # the node defaults: the best measured mode (bench/README.md)

@@ -1,9 +1,11 @@
-"""Region logit biases as additive attention masks (beyond the paper; DenseDiffusion-style).
+"""Region biases as additive attention masks (beyond the paper; DenseDiffusion-style), in model-free units.
 
-The plan of one run (which cond chunks get which bias), its cache per block resolution and dtype, and a
+The plan of one run (which cond chunks get which bias), the bias patterns it caches per block resolution, and a
 sliced attention for hosts whose attention function cannot take a mask broadcast over batch and heads.
-Every mask here is [N, T] (queries x keys): it is broadcast over the rows of its chunk and over the heads,
-never repeated.
+A strength s is s times the block's own logit range, capped in attention mass (lrdm_core.bias_units, issue 18):
+each biased call estimates it from a few query rows of its chunk (q_rows k^T, never the block's N x T logits)
+and scales the cached pattern. Every mask here is [N, T] (queries x keys): it is broadcast over the rows of its
+chunk and over the heads, never repeated.
 """
 
 from __future__ import annotations
@@ -14,25 +16,27 @@ import torch
 import torch.nn.functional as F
 
 from .attention import repeated_columns
+from .bias_units import cross_bias_strengths, region_rows, scaled_region_bias, self_bias_strength
 
 SLICE_BYTES = 256 * 2**20  # default logits budget of one query slice in sliced_attention
+
+
+def resampled(weights: torch.Tensor, res_h: int, res_w: int) -> torch.Tensor:
+    """[n, H, W] region or segment weights on the latent grid, area-resampled to a block's grid: [n, N]."""
+    w = F.interpolate(weights[:, None].float(), size=(res_h, res_w), mode="area")[:, 0]  # [n, h, w]
+    return w.reshape(w.shape[0], -1)  # [n, N]
 
 
 def region_logit_bias(
     masks: torch.Tensor, columns: list[list[int]], n_keys: int, strength: float, res_h: int, res_w: int
 ) -> torch.Tensor:
-    """Bias [N, T]: +strength on object i's token columns inside its region, -strength outside.
+    """Bias [N, T]: +strength on object i's token columns inside its region, -strength outside (in logits).
 
     masks: [n, H, W] regions on the latent grid, area-resampled to the block's res_h x res_w.
     """
-    m = F.interpolate(masks[:, None].float(), size=(res_h, res_w), mode="area")[:, 0]  # [n, h, w]
-    m = m.reshape(m.shape[0], -1)  # [n, N]
-    bias = torch.zeros(m.shape[1], n_keys, device=masks.device)  # [N, T]
-    for i, cols in enumerate(columns):
-        for c in cols:
-            if c < n_keys:
-                bias[:, c] += strength * (2.0 * m[i] - 1.0)
-    return bias  # [N, T]
+    unit = 2.0 * resampled(masks, res_h, res_w) - 1.0  # [n, N]
+    b = torch.full((1, unit.shape[0]), float(strength), device=masks.device)  # [1, n]
+    return scaled_region_bias(unit, columns, n_keys, b)[0]  # [N, T]
 
 
 def segment_logit_bias(segments: torch.Tensor, strength: float, res_h: int, res_w: int) -> torch.Tensor:
@@ -41,14 +45,32 @@ def segment_logit_bias(segments: torch.Tensor, strength: float, res_h: int, res_
     S is the chance that pixels p and q share a segment; segments: [S, H, W] soft weights (the objects'
     composition weights and the background's, summing to 1 per pixel), area-resampled to res_h x res_w.
     """
-    w = F.interpolate(segments[:, None].float(), size=(res_h, res_w), mode="area")[:, 0]  # [S, h, w]
-    w = w.reshape(w.shape[0], -1)  # [S, N]
+    w = resampled(segments, res_h, res_w)  # [S, N]
     return strength * (2.0 * (w.T @ w) - 1.0)  # [N, N]
+
+
+@dataclass(frozen=True)
+class CrossPattern:
+    """One chunk kind's cross-attention bias at one resolution and key count, before its strengths."""
+
+    unit: torch.Tensor  # [n, N]: 2 m - 1 per object and query
+    columns: list  # per object: its token columns, tiled over the repeated context (< T)
+    rows: list  # per object: the sampled query rows of its region (bias_units.region_rows)
+
+
+@dataclass(frozen=True)
+class SelfPattern:
+    """The self-attention bias at one resolution and key count, before its strength."""
+
+    base: torch.Tensor  # [N, T]: 2 S - 1 on the block's own keys, 0 on appended keys (model dtype)
+    rows: torch.Tensor  # [R]: sampled query rows of every segment
+    same: torch.Tensor  # [R, N]: S of those rows
 
 
 @dataclass
 class BiasPlan:
-    """Which cond chunks get a bias, the object columns, regions and segments, and a cache per resolution.
+    """Which cond chunks get a bias, the object columns, regions and segments, the strengths in model-free
+    units, and the patterns cached per resolution.
 
     `uuids` are the global prompt's conds (cross-attention bias on the objects' columns and the self-attention
     bias); `layers` maps each object layer's cond to (object index, its phrase's columns, its [1, H, W]
@@ -58,11 +80,12 @@ class BiasPlan:
     uuids: frozenset
     columns: list[list[int]]  # per object: its token positions in the global prompt
     masks: torch.Tensor  # [n, H, W] regions on the latent grid
-    strength: float  # cross-attention bias (attn_bias)
+    strength: float  # cross-attention bias (attn_bias), x the block's logit range
     segments: torch.Tensor  # [n+1, H, W] composition weights of the objects and the background
-    self_strength: float  # self-attention bias (self_bias)
+    self_strength: float  # self-attention bias (self_bias), x the block's logit range
     layers: dict = field(default_factory=dict)  # layer cond uuid -> (object index, phrase columns, [1, H, W])
     lengths: dict = field(default_factory=dict)  # cond uuid -> context length (tokens) of that cond
+    cap: float = 1.0  # the most attention mass a region's tokens / own pixels may take (bias_cap)
     cache: dict = field(default_factory=dict)
 
     def wants(self, kind: str, uid) -> bool:
@@ -73,15 +96,15 @@ class BiasPlan:
             return False
         return (uid in self.uuids and bool(self.columns)) or uid in self.layers
 
-    def mask(self, kind: str, uid, res: tuple[int, int], n_keys: int, dtype, device) -> torch.Tensor | None:
-        """The [N, n_keys] additive mask of chunk `uid`, or None where it cannot apply (keys not its own)."""
+    def pattern(self, kind: str, uid, res: tuple[int, int], n_keys: int, device) -> CrossPattern | SelfPattern | None:
+        """The cached bias pattern of chunk `uid` at a block, or None where it cannot apply (keys not its own)."""
         if kind == "attn1":
-            return self.self_mask(res, n_keys, dtype, device)
-        return self.cross_mask(uid, res, n_keys, dtype, device)
+            return self.self_pattern(res, n_keys, device)
+        return self.cross_pattern(uid, res, n_keys, device)
 
-    def cross_mask(self, uid, res: tuple[int, int], n_keys: int, dtype, device) -> torch.Tensor | None:
-        """Cross-attention mask [N, T]: the prompt's objects or a layer's phrase; None if the keys are not
-        this cond's text (T not a multiple of its length: e.g. an image prompt's tokens).
+    def cross_pattern(self, uid, res: tuple[int, int], n_keys: int, device) -> CrossPattern | None:
+        """The prompt's objects or a layer's phrase; None if the keys are not this cond's text (T not a multiple
+        of its length: e.g. an image prompt's tokens).
 
         ComfyUI pads the contexts of one batch to a common length by repeating them, so the columns repeat
         every `length` keys (comfy/conds.py CONDCrossAttn.concat).
@@ -90,31 +113,53 @@ class BiasPlan:
         if n_keys % length:
             return None
         ident = "prompt" if uid in self.uuids else ("layer", self.layers[uid][0])
-        key = ("attn2", ident, length, *res, n_keys, dtype, str(device))
+        key = ("attn2", ident, length, *res, n_keys, str(device))
         if key not in self.cache:
             if ident == "prompt":
                 masks, columns = self.masks, self.columns
             else:
                 _, cols, region = self.layers[uid]
                 masks, columns = region, [cols]
-            tiled = [repeated_columns(cols, length, n_keys) for cols in columns]
-            bias = region_logit_bias(masks, tiled, n_keys, self.strength, *res)  # [N, T]
-            self.cache[key] = bias.to(device=device, dtype=dtype)
+            m = resampled(masks.to(device), *res)  # [n, N]
+            tiled = [[c for c in repeated_columns(cols, length, n_keys) if c < n_keys] for cols in columns]
+            self.cache[key] = CrossPattern(2.0 * m - 1.0, tiled, region_rows(m))
         return self.cache[key]
 
-    def self_mask(self, res: tuple[int, int], n_keys: int, dtype, device) -> torch.Tensor | None:
-        """Self-attention mask [N, T]: the segment bias on the block's own N keys, zeros on extra keys that a
-        patch appended (reference-only, StyleAligned: T a multiple of N); None for other key counts."""
+    def self_pattern(self, res: tuple[int, int], n_keys: int, device) -> SelfPattern | None:
+        """The segment bias on the block's own N keys, zeros on extra keys that a patch appended (reference-only,
+        StyleAligned: T a multiple of N); None for other key counts."""
         n = res[0] * res[1]
         if n_keys % n:
             return None
-        key = ("attn1", *res, n_keys, dtype, str(device))
+        key = ("attn1", *res, n_keys, str(device))
         if key not in self.cache:
-            bias = segment_logit_bias(self.segments, self.self_strength, *res)  # [N, N]
-            if n_keys > n:
-                bias = F.pad(bias, (0, n_keys - n))  # [N, T]: the appended keys unbiased
-            self.cache[key] = bias.to(device=device, dtype=dtype)
+            w = resampled(self.segments.to(device), *res)  # [S, N]
+            same = w.T @ w  # [N, N]
+            rows = torch.cat(region_rows(w))  # [R]
+            base = F.pad(2.0 * same - 1.0, (0, n_keys - n))  # [N, T]: the appended keys unbiased
+            self.cache[key] = SelfPattern(base, rows, same[rows])
         return self.cache[key]
+
+    def mask(
+        self, kind: str, uid, res: tuple[int, int], q, k, heads: int, heads_first: bool = False, decay: float = 1.0
+    ) -> torch.Tensor | None:
+        """The [N, T] additive mask of chunk `uid` for this call (q, k: the chunk's rows, ComfyUI's layout),
+        in q's dtype; None where it cannot apply. Its strengths: mean over the chunk's rows."""
+        n_keys = k.shape[2] if heads_first else k.shape[1]
+        pat = self.pattern(kind, uid, res, n_keys, q.device)
+        if pat is None:
+            return None
+        if isinstance(pat, SelfPattern):
+            own = k[:, :, : res[0] * res[1]] if heads_first else k[:, : res[0] * res[1]]  # the block's own keys
+            b = self_bias_strength(
+                q, own, heads, pat.rows, pat.same, self.self_strength, self.cap, decay, heads_first
+            ).mean()  # []
+            return (pat.base * b).to(q.dtype)  # [N, T]
+        strength = self.strength
+        b = cross_bias_strengths(
+            q, k, heads, pat.rows, pat.unit, pat.columns, strength, self.cap, decay, heads_first=heads_first
+        ).mean(0, keepdim=True)  # [1, n]
+        return scaled_region_bias(pat.unit, pat.columns, n_keys, b)[0].to(q.dtype)  # [N, T]
 
 
 def chunk_runs(masks: list) -> list[tuple[int, int, object]]:

@@ -59,7 +59,7 @@ def logit_range(logits: torch.Tensor) -> torch.Tensor:
     return (logits.amax(-1) - logits.amin(-1)).mean(dim=(1, 2))  # [B]
 
 
-def capped_bias(mass: Callable[[torch.Tensor], torch.Tensor], limit: torch.Tensor, cap: float, iters: int = 24):
+def capped_bias(mass: Callable[[torch.Tensor], torch.Tensor], limit: torch.Tensor, cap: float, iters: int = 14):
     """The largest b in [0, limit] with mass(b) <= cap, by bisection (the region's mass grows with its bias);
     limit itself where cap >= 1 or mass(limit) <= cap, 0 where the mass is above the cap already.
 
@@ -69,6 +69,8 @@ def capped_bias(mass: Callable[[torch.Tensor], torch.Tensor], limit: torch.Tenso
         return limit
     lo, hi = torch.zeros_like(limit), limit.clone()
     ok = mass(hi) <= cap
+    if bool(ok.all()):  # the cap does not bind: no search
+        return limit
     for _ in range(iters):
         mid = (lo + hi) / 2
         below = mass(mid) <= cap
@@ -131,7 +133,10 @@ def cross_bias_strengths(
             ratio = e / (others - current + e)  # [n, B, h, R]: row r's mass for object n if r were its row
             return torch.einsum("nbhr,nr->bn", ratio, pick) / ratio.shape[2]  # [B, n]
 
-        out = capped_bias(mass, limits, cap)
+        new = capped_bias(mass, limits, cap)
+        if torch.equal(new, out):  # settled (e.g. no cap binds): the next sweep would give the same
+            break
+        out = new
     return out  # [B, n]
 
 

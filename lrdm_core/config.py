@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 
-from .errors import user_error
+from .errors import LRDMError, user_error
 
 
 class Guidance(str, Enum):
@@ -45,7 +45,14 @@ class DeltaSpace(str, Enum):
 
 
 MAX_STRENGTH = 10.0
-MAX_BIAS = 20.0
+MAX_BIAS = 4.0  # attn_bias / self_bias: fractions of each block's own logit range (issue 18)
+MAX_DECAY = 8.0
+# A value above MAX_BIAS most likely comes from a workflow saved before the biases changed units (issue 18): it was
+# the bias in logits (the old defaults: attn_bias 12, self_bias 6), which means nothing on another model.
+OLD_UNITS = (
+    "attn_bias and self_bias are now fractions of each attention block's own logit range (row max - row min), "
+    "not logits; a workflow saved before that change carries the old logit values (12 and 6)"
+)
 
 
 @dataclass(frozen=True)
@@ -126,12 +133,13 @@ PARAMS: tuple[Param, ...] = (
         "attn_bias",
         "Beyond the paper: bias the global prompt's object tokens towards their regions on every cross-attention "
         "block whenever the global prompt is evaluated, and each layer's phrase towards its own region on its "
-        "layered passes (DenseDiffusion-style; logit units). Keeps small objects from vanishing. 0 = off (the "
-        "paper).",
+        "layered passes (DenseDiffusion-style). In model-free units: a fraction of each block's own logit range "
+        "(row max - row min), so it means the same on any checkpoint; bias_cap limits it. Keeps small objects from "
+        "vanishing. 0 = off (the paper).",
         0.0,
         MAX_BIAS,
-        0.1,
-        fix="Set attn_bias in [0, 20]; 0 turns it off.",
+        0.01,
+        fix=f"Set attn_bias in [0, {MAX_BIAS:g}] ({OLD_UNITS}): the default is {{default}}; 0 turns it off.",
     ),
     Param(
         "delta_space",
@@ -144,13 +152,14 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "self_bias",
         "Beyond the paper: on the global prompt's passes, self-attention favours pixels of the same region and "
-        "damps attention across regions (DenseDiffusion-style; logit units). Keeps objects inside and shaped like "
-        "their boxes; may cost some image quality. 0 = off.",
+        "damps attention across regions (DenseDiffusion-style). Same units as attn_bias (a fraction of the block's "
+        "logit range), limited by bias_cap. Keeps objects inside and shaped like their boxes; may cost some image "
+        "quality. 0 = off.",
         0.0,
         MAX_BIAS,
-        0.1,
+        0.01,
         optional=True,
-        fix="Set self_bias in [0, 20]; 0 turns it off.",
+        fix=f"Set self_bias in [0, {MAX_BIAS:g}] ({OLD_UNITS}): the default is {{default}}; 0 turns it off.",
     ),
     Param(
         "bias_end",
@@ -161,6 +170,27 @@ PARAMS: tuple[Param, ...] = (
         0.01,
         optional=True,
         fix="Set bias_end between 0 and 1; 1 = every step.",
+    ),
+    Param(
+        "bias_cap",
+        "Beyond the paper: the most attention mass a region's object tokens (attn_bias) or a region's own pixels "
+        "(self_bias) may take from the queries inside it; the bias is lowered on a block where it would take more. "
+        "Keeps objects from turning into flat stickers that fill their box. 1 = no cap.",
+        0.0,
+        1.0,
+        0.01,
+        optional=True,
+        fix="Set bias_cap between 0 and 1; 1 = no cap.",
+    ),
+    Param(
+        "bias_decay",
+        "Beyond the paper: attn_bias and self_bias fade over the sampler's steps as (1 - progress)^bias_decay "
+        "(0 = constant until bias_end; DenseDiffusion's schedule is about 5).",
+        0.0,
+        MAX_DECAY,
+        0.1,
+        optional=True,
+        fix=f"Set bias_decay between 0 (constant) and {MAX_DECAY:g}.",
     ),
 )
 
@@ -177,10 +207,12 @@ class LRDMConfig:
     capture_blocks: str = "paper"  # up-blocks read: "paper" (one per resolution), "all", or ids "4,7,10"
     capture_source: CaptureSource = CaptureSource.AUTO
     composition: Composition = Composition.SHARED
-    attn_bias: float = 12.0  # beyond the paper: region bias of the prompt's / each layer's object tokens
+    attn_bias: float = 2.0  # beyond the paper: region bias of the prompt's / each layer's object tokens (x logit range)
     delta_space: DeltaSpace = DeltaSpace.RGB
-    self_bias: float = 6.0  # beyond the paper: self-attention bias within regions
+    self_bias: float = 0.4  # beyond the paper: self-attention bias within regions (x logit range)
     bias_end: float = 0.8  # fraction of the sampler's steps the region biases act in
+    bias_cap: float = 0.9  # the most attention mass a region's tokens / pixels may take (1 = no cap)
+    bias_decay: float = 0.0  # the biases fade as (1 - progress)^bias_decay
 
     def __post_init__(self) -> None:
         for p in PARAMS:
@@ -221,11 +253,27 @@ def _checked(p: Param, value: object, kind: type) -> object:
     ok_type = isinstance(value, int) and not isinstance(value, bool) if kind is int else isinstance(value, (int, float))
     if not ok_type or not math.isfinite(value) or not p.lo <= value <= p.hi:
         number = "a whole number" if kind is int else "a finite number"
-        raise user_error(f"{p.name} to be {number} in [{p.lo:g}, {p.hi:g}]", repr(value), p.fix)
+        fix = p.fix.replace("{default}", f"{_DEFAULTS[p.name]:g}")
+        raise user_error(f"{p.name} to be {number} in [{p.lo:g}, {p.hi:g}]", repr(value), fix)
     return value
 
 
+def method_value_error(**values) -> str | None:
+    """The pack's message for the first method value out of its range (a node's validate_inputs: before
+    ComfyUI's own bare min/max check), None when all are fine; None values (linked inputs) pass."""
+    rows = {p.name: p for p in PARAMS}
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            _checked(rows[name], value, _KINDS[name])
+        except LRDMError as e:
+            return str(e)
+    return None
+
+
 _KINDS = {f.name: type(f.default) for f in fields(LRDMConfig)}  # each field's value type, from its default
+_DEFAULTS = {f.name: f.default for f in fields(LRDMConfig)}  # each field's default (the "plus" preset)
 assert tuple(f.name for f in fields(LRDMConfig)) == tuple(p.name for p in PARAMS), "PARAMS and LRDMConfig differ"
 
 

@@ -38,6 +38,14 @@ def sigma_threshold(sigmas: torch.Tensor, fraction: float) -> float | None:
     return float(sigmas[min(k, steps)])
 
 
+def step_progress(sigmas: torch.Tensor, sigma: float) -> float:
+    """The fraction of the schedule's steps done before an evaluation at `sigma`: i / S for step i's sigma
+    (a multi-stage sampler's later stages count with the step whose sigma they pass)."""
+    steps = max(int(sigmas.shape[-1]) - 1, 1)
+    done = sum(1 for s in sigmas[:-1].tolist() if s > sigma * (1.0 + 1e-5) + 1e-8)
+    return min(done / steps, 1.0)
+
+
 def in_window(sigma: float, threshold: float | None) -> bool:
     """Whether an evaluation at `sigma` is inside the layered window."""
     return threshold is not None and sigma > threshold * (1.0 + 1e-5) + 1e-8

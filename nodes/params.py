@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..lrdm_core.config import PARAMS, LRDMConfig, Param
+from ..lrdm_core.config import PARAMS, LRDMConfig, Param, method_value_error
 
 LAYOUT = io.Custom("LRDM_LAYOUT")
 _D = LRDMConfig()
@@ -58,3 +58,9 @@ def _input(p: Param, default) -> io.Input:
     if isinstance(default, int):
         return io.Int.Input(p.name, default=default, min=int(p.lo), max=int(p.hi), **common)
     return io.Float.Input(p.name, default=default, min=p.lo, max=p.hi, step=p.step, **common)
+
+
+def validate_biases(attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
+    """The sampling nodes' validate_inputs: a bias out of range (most likely a workflow saved with the old logit
+    values, 12 and 6) gets the pack's expected / got / fix message instead of ComfyUI's bare 'bigger than max'."""
+    return method_value_error(attn_bias=attn_bias, self_bias=self_bias) or True

@@ -16,6 +16,11 @@ attn1 replace and every other patch keep their place and effect):
   quadratic and basic functions would copy it to [rows*heads, N, T], and sage / flash take none, so for those
   a sliced SDPA (lrdm_core.bias.sliced_attention) holds at most one query slice of logits at a time.
 
+Units (issue 18): attn_bias and self_bias are fractions of each block's own logit range, capped in attention mass
+(bias_cap) and faded over the steps (bias_decay). Each biased call estimates its chunk's strengths from a few of
+the chunk's query rows (lrdm_core.bias_units: rows x keys logits, never the block's N x T) and scales the
+pattern the plan cached for that block; the evaluation's time factor travels on the BiasRun.
+
 Memory: with either path the bias costs no memory per batch row (the mask is broadcast, never repeated,
 and no [B, heads, N, T] logits exist beyond one bounded slice), so ComfyUI's own per-row estimate in
 calc_cond_batch stays right. That estimate (BaseModel.memory_required) has no model_options hook in
@@ -60,6 +65,7 @@ class BiasRun:
     kind: str | None = None  # "attn1" / "attn2": the attention the last marker announced
     where: tuple | None = None  # (block, id, index) of that attention
     seen: bool = True  # whether that attention came through the override
+    decay: float = 1.0  # the biases' time factor at the current evaluation (bias_units.bias_decay)
     logged: set = field(default_factory=set)
 
     def once(self, key, level: int, message: str, *args) -> None:
@@ -198,9 +204,13 @@ class BiasOverride:
                 "shape", logging.WARNING, "LRDM: the region bias skips attention of an unexpected shape %s.", q.shape
             )
             return None
+        per, heads, first = q.shape[0] // len(uuids), args[3], bool(kwargs.get("skip_reshape"))
         masks = [
-            plan.mask(kind, u, res, t, q.dtype, q.device) if plan.wants(kind, u) else None for u in uuids
-        ]  # each [N, T] or None
+            plan.mask(kind, u, res, q[j * per : (j + 1) * per], k[j * per : (j + 1) * per], heads, first, run.decay)
+            if plan.wants(kind, u)
+            else None
+            for j, u in enumerate(uuids)
+        ]  # each [N, T] or None: the strengths from this chunk's own rows
         if any(plan.wants(kind, u) and m is None for u, m in zip(uuids, masks, strict=True)):
             run.once(
                 ("keys", kind),
@@ -276,6 +286,7 @@ def _plan(guider, state: RunState) -> BiasPlan | None:
             self_strength=cfg.self_bias,
             layers=layers,
             lengths={u: n for u, n in lengths.items() if n},
+            cap=cfg.bias_cap,
         )
         if (found or cfg.self_bias) and positive
         else None

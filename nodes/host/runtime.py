@@ -15,12 +15,13 @@ import comfy.sampler_helpers
 import torch
 from comfy.patcher_extension import WrappersMP
 
+from ...lrdm_core.bias_units import bias_decay
 from ...lrdm_core.composition import shift_chunks, state_shift
 from ...lrdm_core.config import Composition, DeltaSpace, Guidance
 from ...lrdm_core.errors import user_error
 from ...lrdm_core.guidance import colour_part, default_top_k, guidance_offset, top_k_mean, vp_scale
 from ...lrdm_core.raster import canvas_mismatch, composition_weights, paint_order, rasterize
-from ...lrdm_core.window import Window, sigma_threshold
+from ...lrdm_core.window import Window, sigma_threshold, step_progress
 from .bias import bias_plan, bias_run, install_markers, with_bias
 from .capture import capture_maps
 from .conds import as_conditional, dress_like_positive
@@ -115,6 +116,7 @@ class SamplerSample:
                 self.spec.observer(state)
             if cfg.biased():
                 state.bias_window = Window(sigmas, cfg.bias_end, sampler_function)
+                state.sigmas = sigmas.detach().float().cpu()
                 bias_plan(guider, state)  # now, while conds["positive"] is the global prompt ('fuse' swaps it)
             if threshold is not None and cfg.composition is Composition.FUSE:
                 return fuse_at_t0(executor, state, guider, sigmas, extra_args, callback, noise, *args, **kwargs)
@@ -162,6 +164,7 @@ class PredictNoise:
             # first bias_end of the steps: the global prompt's chunks (the window's background pass too)
             run = bias_run(executor.class_obj, state)
             if run is not None:
+                run.decay = bias_decay(step_progress(state.sigmas, sigma), power=state.spec.config.bias_decay)
                 model_options = dict(model_options)
                 model_options["transformer_options"] = with_bias(model_options["transformer_options"], run)
         if state.spec.config.composition is Composition.SHARED and state.window.contains(sigma):

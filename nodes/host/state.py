@@ -40,6 +40,7 @@ class RunState:
     layered_calls: int = 0
     window: Window | None = None  # the layered window (every evaluation of the first t0 of the steps)
     bias_window: Window | None = None  # the region biases' window (bias_end)
+    sigmas: torch.Tensor | None = None  # the sampler's schedule [S + 1] (the biases' decay over the steps)
     layer_unconds: tuple | None = None  # (the negative cond, per layer its copy under new uuids): CFG per layer
     bias_built: bool = False  # bias_plan and bias_run below have been built for this run (nodes/host/bias.py)
     bias_plan: object | None = None  # lrdm_core.bias.BiasPlan of the run, None = nothing to bias

@@ -263,3 +263,20 @@ def _lrdm_keys(options) -> list[str]:
                 found.append(k)
             found += _lrdm_keys(v)
     return found
+
+
+@pytest.mark.parametrize("old", [dict(attn_bias=12.0, self_bias=6.0), dict(self_bias=6.0)], ids=["both", "self"])
+def test_a_workflow_saved_with_the_old_logit_biases_is_refused_with_the_fix(engine, old):
+    """Issue 18: the biases are fractions of each block's logit range now; a graph carrying the old logit values
+    (12 and 6) must not silently mean something else. ComfyUI's own validation refuses it before anything runs,
+    with the pack's expected / got / fix message (not ComfyUI's bare 'bigger than max'); the defaults pass."""
+    prompt = _graph()
+    prompt["3"]["inputs"].update(old)
+    valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt("p", prompt, None))
+    assert not valid and set(node_errors) == {"3"}, node_errors
+    said = [e["details"] for e in node_errors["3"]["errors"]]
+    name, value = next(iter(old.items()))
+    assert any(f"Expected {name} to be a finite number in [0, 4], got {value}" in d for d in said), said
+    assert any("old logit values (12 and 6)" in d and "the default is" in d for d in said), said
+    assert not any("bigger than max" in e["message"] for e in node_errors["3"]["errors"])
+    assert asyncio.run(execution.validate_prompt("p", _graph(), None))[0]

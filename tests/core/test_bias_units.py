@@ -139,3 +139,27 @@ def test_bias_decay() -> None:
     assert bias_decay(0.5, end=0.8) == 1.0 and bias_decay(0.8, end=0.8) == 0.0
     assert bias_decay(0.5, power=5.0) == pytest.approx(0.5**5)
     assert bias_decay(0.0, power=5.0) == 1.0
+
+
+@pytest.mark.parametrize("name, old", [("attn_bias", 12.0), ("self_bias", 6.0)])
+def test_the_old_logit_defaults_are_refused_with_the_fix(name: str, old: float) -> None:
+    """A workflow saved before the units changed carries 12 / 6 (logits): refused, never silently reinterpreted,
+    with what was expected, what came and the new default to set."""
+    from lrdm_core.config import PRESETS, LRDMConfig, method_value_error
+    from lrdm_core.errors import LRDMError
+
+    msg = method_value_error(**{name: old})
+    default = getattr(PRESETS["plus"], name)
+    assert msg is not None and msg.startswith(f"Expected {name} to be a finite number in [0, 4], got {old!r}.")
+    assert "old logit values (12 and 6)" in msg and f"the default is {default:g}" in msg
+    with pytest.raises(LRDMError, match="fractions of each attention block's own logit range"):
+        LRDMConfig(**{name: old})
+    assert method_value_error(attn_bias=default, self_bias=None) is None  # None: a linked input, checked later
+
+
+def test_step_progress() -> None:
+    """The fraction of the steps done at an evaluation: 0 at the first sigma, i / S at step i's."""
+    from lrdm_core.window import step_progress
+
+    sigmas = torch.tensor([10.0, 5.0, 2.0, 1.0, 0.0])
+    assert [step_progress(sigmas, s) for s in (10.0, 5.0, 3.0, 1.0)] == [0.0, 0.25, 0.5, 0.75]
