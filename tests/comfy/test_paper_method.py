@@ -128,8 +128,12 @@ def test_bias_covers_every_copy_of_a_repeated_prompt_issue17_7(pack, sd15, clip)
     plan = seen[0].bias_plan
     uid = next(iter(plan.uuids))
     assert plan.lengths[uid] == 77  # the prompt's own length; the batch repeats it to 154 keys
-    bias = plan.cross_mask(uid, (4, 4), 154, torch.float32, "cpu")  # [N, 154]
     cols = [c for cols in plan.columns for c in cols]
+    pattern = plan.cross_pattern(uid, (4, 4), 154, "cpu")  # the prompt's objects on 154 keys
+    assert pattern.columns == [[*c, *(x + 77 for x in c)] for c in plan.columns]
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 16, 64, generator=g), torch.randn(1, 154, 64, generator=g)  # [B, N, heads*d], [B, T, ...]
+    bias = plan.mask("attn2", uid, (4, 4), q, k, 2)  # [N, 154]
     assert (bias[:, cols] != 0).all() and torch.equal(bias[:, cols], bias[:, [c + 77 for c in cols]])
 
 

@@ -115,17 +115,19 @@ def test_repeated_context_columns_issue17_7():
     masks[0, 0, 0] = 1.0
     segments = torch.stack([masks[0], 1.0 - masks[0]])  # [2, 2, 2]
     plan = BiasPlan(frozenset({"p"}), [[3]], masks, 2.0, segments, 0.0, lengths={"p": 6})
-    bias = plan.cross_mask("p", (2, 2), 12, torch.float32, "cpu")  # [N, 12]: 2 copies of a 6-token context
-    assert torch.equal(bias[:, 3], bias[:, 9]) and bias[0, 9] == 2.0 and bias[1, 9] == -2.0
+    assert plan.cross_pattern("p", (2, 2), 12, "cpu").columns == [[3, 9]]  # 2 copies of a 6-token context
     # softmax over a repeated context with both copies biased = the unrepeated biased attention
     g = torch.Generator().manual_seed(0)
     q, k, v = (
         torch.randn(1, 2, 4, 4, generator=g),
         torch.randn(1, 2, 6, 4, generator=g),
         torch.randn(1, 2, 6, 4, generator=g),
-    )
-    once = F.scaled_dot_product_attention(q, k, v, attn_mask=plan.cross_mask("p", (2, 2), 6, torch.float32, "cpu"))
-    twice = F.scaled_dot_product_attention(q, k.repeat(1, 1, 2, 1), v.repeat(1, 1, 2, 1), attn_mask=bias)
+    )  # [B, heads, N|T, d]
+    k2, v2 = k.repeat(1, 1, 2, 1), v.repeat(1, 1, 2, 1)  # [B, heads, 12, d]
+    bias = plan.mask("attn2", "p", (2, 2), q, k2, 2, heads_first=True)  # [N, 12]
+    assert torch.equal(bias[:, 3], bias[:, 9]) and bias[0, 9] > 0 > bias[1, 9]
+    once = F.scaled_dot_product_attention(q, k, v, attn_mask=plan.mask("attn2", "p", (2, 2), q, k, 2, heads_first=True))
+    twice = F.scaled_dot_product_attention(q, k2, v2, attn_mask=bias)
     assert torch.allclose(once, twice, atol=1e-5)
     q, k = q.transpose(1, 2).reshape(1, 4, 8), k.transpose(1, 2).reshape(1, 6, 8)  # [B, N, heads*d]
     p_once = token_probabilities(q, k, heads=2, columns=[3])
