@@ -99,8 +99,14 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => window.app.graph.nodes.some((n) => n.type === "LRDM_Layout"), null, { timeout: 10_000 });
   // Newer frontends (1.5x) attach the new node to the mouse until a click places it; on 1.32 it is placed already.
+  // The click must reach the graph canvas: while the search dialog still fades out it lands on the dialog, the
+  // node stays attached and the change tracker records nothing more (its pending change is never closed).
+  await page.waitForFunction(() => document.elementFromPoint(650, 150)?.id === "graph-canvas", null,
+    { timeout: 10_000, polling: 100 });
   await page.mouse.click(650, 150);
   await page.waitForTimeout(300);
+  c.pendingChangesAfterPlacing = await page.evaluate(
+    () => window.app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.changeCount ?? null);
   await page.evaluate(() => window.app.extensionManager.command.execute("Workspace.ToggleSidebarTab.node-library"));
   // The library's own search box (its placeholder, as a user sees it), then what the panel around it lists.
   const libSearch = page.getByPlaceholder("Search Nodes...").locator("visible=true").first();
@@ -185,18 +191,27 @@ try {
     }
     return s;
   };
+  // Ctrl held first, the letter pressed and released like a hand does: 1.32.9 records the graph on a key-up
+  // that follows a modifier's key-down (handled a frame later); with all four events at once that record runs
+  // before the redo and empties the redo queue.
+  const chord = async (letter) => {
+    await page.keyboard.down("Control");
+    await page.waitForTimeout(60);
+    await page.keyboard.press(letter, { delay: 80 });
+    await page.keyboard.up("Control");
+  };
   const pressUntil = async (key, done) => {
     for (let i = 0; i < 3; i++) {
-      await page.keyboard.press(key);
+      await chord(key);
       await waitFor((s) => s.restoring || done(s.json), 20); // the restore starts on the next animation frame
       const s = await waitFor((s) => !s.restoring, 100);
       if (done(s.json)) return i + 1;
     }
     return -1;
   };
-  c.undoPresses = await pressUntil("Control+z", (j) => j !== c.afterEdit.json);
+  c.undoPresses = await pressUntil("z", (j) => j !== c.afterEdit.json);
   c.afterUndo = await layoutState();
-  c.redoPresses = await pressUntil("Control+y", (j) => j === c.afterEdit.json);
+  c.redoPresses = await pressUntil("y", (j) => j === c.afterEdit.json);
   c.afterRedo = await layoutState();
   step("undo, redo");
 

@@ -265,6 +265,21 @@ def _lrdm_keys(options) -> list[str]:
     return found
 
 
+def test_every_node_with_the_biases_refuses_the_old_logit_values(pack):
+    """Each node that takes attn_bias / self_bias (sampler, patch, guider, capture) answers the old logit values
+    with the pack's message; the defaults pass."""
+    takers = [n for n in pack.nodes.NODE_LIST if {"attn_bias", "self_bias"} <= _input_names(n)]
+    assert len(takers) >= 4, [n.__name__ for n in takers]
+    for node in takers:
+        assert node.validate_inputs(attn_bias=2.0, self_bias=0.4) is True, node.__name__
+        said = node.validate_inputs(attn_bias=12.0, self_bias=6.0)
+        assert isinstance(said, str) and "old logit values (12 and 6)" in said, (node.__name__, said)
+
+
+def _input_names(node) -> set[str]:
+    return {i.id for i in node.define_schema().inputs}
+
+
 @pytest.mark.parametrize("old", [dict(attn_bias=12.0, self_bias=6.0), dict(self_bias=6.0)], ids=["both", "self"])
 def test_a_workflow_saved_with_the_old_logit_biases_is_refused_with_the_fix(engine, old):
     """Issue 18: the biases are fractions of each block's logit range now; a graph carrying the old logit values

@@ -101,33 +101,17 @@ def run_prompt(server, prompt: dict) -> list[dict]:
     return srv.image_refs(entry)
 
 
+def run_cli(comfy_server, workflow: Path, out: Path, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`python -m hostkit run` against the live server (what `make run URL=...` calls)."""
+    cmd = [sys.executable, "-m", "hostkit", "run", "--tree", str(comfy_server.tree), "--url", comfy_server.url]
+    cmd += ["--workflow", str(workflow), "--out", str(out), *extra]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+
 def test_cli_runs_a_stock_workflow_on_a_running_server(comfy_server, tmp_path):
     """`make run URL=...` path: convert, queue, poll /history, download, print the image paths."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "hostkit",
-        "run",
-        "--tree",
-        str(comfy_server.tree),
-        "--url",
-        comfy_server.url,
-        "--workflow",
-        str(FIXTURES / "stock_txt2img.json"),
-        "--ckpt",
-        TEST_CKPT_NAME,
-        "--out",
-        str(tmp_path),
-        "--shrink",
-    ]
-    r = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "tools")},
-    )
+    r = run_cli(comfy_server, FIXTURES / "stock_txt2img.json", tmp_path, "--ckpt", TEST_CKPT_NAME, "--shrink")
     assert r.returncode == 0, r.stderr[-3000:]
     paths = [Path(p) for p in r.stdout.split()]
     assert len(paths) == 1 and paths[0].is_file() and paths[0].parent == tmp_path
@@ -141,28 +125,7 @@ def test_cli_reports_node_errors_and_fails(comfy_server, tmp_path):
             node["inputs"] = [i for i in node["inputs"] if i["name"] != "model"]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    cmd = [
-        sys.executable,
-        "-m",
-        "hostkit",
-        "run",
-        "--tree",
-        str(comfy_server.tree),
-        "--url",
-        comfy_server.url,
-        "--workflow",
-        str(path),
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    r = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "tools")},
-    )
+    r = run_cli(comfy_server, path, tmp_path / "out", timeout=120)
     assert r.returncode == 1
     assert "node 3 (KSampler)" in r.stderr and "model" in r.stderr, r.stderr
 
