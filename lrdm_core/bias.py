@@ -155,9 +155,8 @@ class BiasPlan:
                 q, own, heads, pat.rows, pat.same, self.self_strength, self.cap, decay, heads_first
             ).mean()  # []
             return (pat.base * b).to(q.dtype)  # [N, T]
-        strength = self.strength
         b = cross_bias_strengths(
-            q, k, heads, pat.rows, pat.unit, pat.columns, strength, self.cap, decay, heads_first=heads_first
+            q, k, heads, pat.rows, pat.unit, pat.columns, self.strength, self.cap, decay, heads_first=heads_first
         ).mean(0, keepdim=True)  # [1, n]
         return scaled_region_bias(pat.unit, pat.columns, n_keys, b)[0].to(q.dtype)  # [N, T]
 

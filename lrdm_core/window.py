@@ -42,7 +42,7 @@ def step_progress(sigmas: torch.Tensor, sigma: float) -> float:
     """The fraction of the schedule's steps done before an evaluation at `sigma`: i / S for step i's sigma
     (a multi-stage sampler's later stages count with the step whose sigma they pass)."""
     steps = max(int(sigmas.shape[-1]) - 1, 1)
-    done = sum(1 for s in sigmas[:-1].tolist() if s > sigma * (1.0 + 1e-5) + 1e-8)
+    done = sum(1 for s in sigmas[:-1].tolist() if in_window(s, sigma))  # steps whose sigma is above this one
     return min(done / steps, 1.0)
 
 
