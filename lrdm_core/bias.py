@@ -1,11 +1,11 @@
-"""Region biases as additive attention masks (beyond the paper; DenseDiffusion-style), in model-free units.
+"""Region biases as additive attention biases (beyond the paper; DenseDiffusion-style), in model-free units.
 
-The plan of one run (which cond chunks get which bias), the bias patterns it caches per block resolution, and a
-sliced attention for hosts whose attention function cannot take a mask broadcast over batch and heads.
+The plan of one run (which cond chunks get which bias) and the bias patterns it caches per block resolution.
 A strength s is s times the block's own logit range, capped in attention mass (lrdm_core.bias_units, issue 18):
 each biased call estimates it from a few query rows of its chunk (q_rows k^T, never the block's N x T logits)
-and scales the cached pattern. Every mask here is [N, T] (queries x keys): it is broadcast over the rows of its
-chunk and over the heads, never repeated.
+and scales the cached pattern. Every bias here is low-rank, one rank per object or segment: it is handed out as
+factors (queries [N, e], keys [T, e]) that lrdm_core.low_rank turns into extra query and key channels, the same
+on every row of the chunk and every head; no [N, T] mask is built while sampling.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import torch.nn.functional as F
 
 from .attention import repeated_columns
 from .bias_units import cross_bias_strengths, region_rows, scaled_region_bias, self_bias_strength
-
-SLICE_BYTES = 256 * 2**20  # default logits budget of one query slice in sliced_attention
 
 
 def resampled(weights: torch.Tensor, res_h: int, res_w: int) -> torch.Tensor:
@@ -56,13 +54,15 @@ class CrossPattern:
     unit: torch.Tensor  # [n, N]: 2 m - 1 per object and query
     columns: list  # per object: its token columns, tiled over the repeated context (< T)
     rows: list  # per object: the sampled query rows of its region (bias_units.region_rows)
+    keys: torch.Tensor  # [T, n]: 1 on object i's columns
 
 
 @dataclass(frozen=True)
 class SelfPattern:
     """The self-attention bias at one resolution and key count, before its strength."""
 
-    base: torch.Tensor  # [N, T]: 2 S - 1 on the block's own keys, 0 on appended keys (model dtype)
+    weights: torch.Tensor  # [N, S]: each segment's weight on the block's queries
+    keys: torch.Tensor  # [T, S+1]: the segment weights and 1 on the block's own keys, 0 on appended keys
     rows: torch.Tensor  # [R]: sampled query rows of every segment
     same: torch.Tensor  # [R, N]: S of those rows
 
@@ -122,7 +122,10 @@ class BiasPlan:
                 masks, columns = region, [cols]
             m = resampled(masks.to(device), *res)  # [n, N]
             tiled = [[c for c in repeated_columns(cols, length, n_keys) if c < n_keys] for cols in columns]
-            self.cache[key] = CrossPattern(2.0 * m - 1.0, tiled, region_rows(m))
+            keys = torch.zeros(n_keys, len(tiled), device=device)  # [T, n]
+            for i, cols in enumerate(tiled):
+                keys[cols, i] = 1.0
+            self.cache[key] = CrossPattern(2.0 * m - 1.0, tiled, region_rows(m), keys)
         return self.cache[key]
 
     def self_pattern(self, res: tuple[int, int], n_keys: int, device) -> SelfPattern | None:
@@ -134,35 +137,43 @@ class BiasPlan:
         key = ("attn1", *res, n_keys, str(device))
         if key not in self.cache:
             w = resampled(self.segments.to(device), *res)  # [S, N]
-            same = w.T @ w  # [N, N]
             rows = torch.cat(region_rows(w))  # [R]
-            base = F.pad(2.0 * same - 1.0, (0, n_keys - n))  # [N, T]: the appended keys unbiased
-            self.cache[key] = SelfPattern(base, rows, same[rows])
+            own = torch.cat([w.T, torch.ones(n, 1, device=device)], dim=1)  # [N, S+1]
+            keys = F.pad(own, (0, 0, 0, n_keys - n))  # [T, S+1]: the appended keys unbiased
+            self.cache[key] = SelfPattern(w.T.contiguous(), keys, rows, w.T[rows] @ w)
         return self.cache[key]
 
-    def mask(
+    def factors(
         self, kind: str, uid, res: tuple[int, int], q, k, heads: int, heads_first: bool = False, decay: float = 1.0
-    ) -> torch.Tensor | None:
-        """The [N, T] additive mask of chunk `uid` for this call (q, k: the chunk's rows, ComfyUI's layout),
-        in q's dtype; None where it cannot apply. Its strengths: mean over the chunk's rows."""
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The bias of chunk `uid` for this call as factors (queries [N, e], keys [T, e]), float32, the bias being
+        queries @ keys^T (q, k: the chunk's rows, ComfyUI's layout); None where it cannot apply. Its strengths:
+        the mean over the chunk's rows."""
         n_keys = k.shape[2] if heads_first else k.shape[1]
         pat = self.pattern(kind, uid, res, n_keys, q.device)
         if pat is None:
             return None
-        if isinstance(pat, SelfPattern):
+        if isinstance(pat, SelfPattern):  # b (2 S - 1) = sum_s 2 b w_s(p) w_s(q) - b, on the block's own keys
             own = k[:, :, : res[0] * res[1]] if heads_first else k[:, : res[0] * res[1]]  # the block's own keys
             b = self_bias_strength(
                 q, own, heads, pat.rows, pat.same, self.self_strength, self.cap, decay, heads_first
             ).mean()  # []
-            return (pat.base * b).to(q.dtype)  # [N, T]
+            return torch.cat([2.0 * b * pat.weights, (-b).expand(pat.weights.shape[0], 1)], dim=1), pat.keys
         b = cross_bias_strengths(
             q, k, heads, pat.rows, pat.unit, pat.columns, self.strength, self.cap, decay, heads_first=heads_first
-        ).mean(0, keepdim=True)  # [1, n]
-        return scaled_region_bias(pat.unit, pat.columns, n_keys, b)[0].to(q.dtype)  # [N, T]
+        ).mean(0)  # [n]
+        return pat.unit.T * b, pat.keys  # [N, n], [T, n]: b_i (2 m_i - 1) on object i's columns
+
+    def mask(
+        self, kind: str, uid, res: tuple[int, int], q, k, heads: int, heads_first: bool = False, decay: float = 1.0
+    ) -> torch.Tensor | None:
+        """The same bias multiplied out, [N, T] in q's dtype: the explicit form the factored attention equals."""
+        f = self.factors(kind, uid, res, q, k, heads, heads_first, decay)
+        return None if f is None else (f[0] @ f[1].T).to(q.dtype)
 
 
 def chunk_runs(masks: list) -> list[tuple[int, int, object]]:
-    """Consecutive chunks that share one mask (the same tensor, or None) as (first, end, mask)."""
+    """Consecutive chunks that share one bias (the same object, or None) as (first, end, bias)."""
     runs: list[tuple[int, int, object]] = []
     for j, m in enumerate(masks):
         if runs and runs[-1][2] is m:
@@ -170,39 +181,3 @@ def chunk_runs(masks: list) -> list[tuple[int, int, object]]:
         else:
             runs.append((j, j + 1, m))
     return runs
-
-
-def sliced_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    heads: int,
-    bias: torch.Tensor,
-    skip_reshape: bool = False,
-    skip_output_reshape: bool = False,
-    budget_bytes: int = SLICE_BYTES,
-) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + bias) v on query slices through torch's SDPA, bias [N, T] broadcast over
-    batch and heads: whatever kernel SDPA picks, at most one slice of fp32 logits exists at a time.
-
-    q: [B, N, heads*d] (or [B, heads, N, d] with skip_reshape); k, v: [B, T, heads*d] (or [B, heads, T, d]);
-    returns [B, N, heads*d] (or [B, heads, N, d] with skip_output_reshape), ComfyUI's attention conventions.
-    """
-    if skip_reshape:
-        b, _, n, d = q.shape
-        qh, kh, vh = q, k, v  # [B, h, N|T, d]
-    else:
-        b, n, hd = q.shape
-        d = hd // heads
-        qh, kh, vh = (t.reshape(b, -1, heads, d).transpose(1, 2) for t in (q, k, v))  # [B, h, N|T, d]
-    t_keys = kh.shape[2]
-    mask = bias.to(device=q.device, dtype=q.dtype)  # [N, T]
-    rows = max(1, min(n, budget_bytes // max(1, b * heads * t_keys * 4)))
-    out = torch.empty(b, heads, n, vh.shape[-1], device=q.device, dtype=q.dtype)  # [B, h, N, d]
-    for i in range(0, n, rows):
-        out[:, :, i : i + rows] = F.scaled_dot_product_attention(
-            qh[:, :, i : i + rows], kh, vh, attn_mask=mask[i : i + rows]
-        )  # [B, h, rows, d]
-    if skip_output_reshape:
-        return out
-    return out.transpose(1, 2).reshape(b, n, heads * vh.shape[-1])  # [B, N, heads*d]

@@ -4,7 +4,7 @@ capped so that a region's tokens or pixels take at most `cap` of its queries' at
 sampled queries and the heads).
 
 The range and the mass are estimated from a few query rows per region (q_rows @ k^T: R x T logits, never the
-block's N x T), so the bias can still run as an additive mask through the host's memory-efficient attention.
+block's N x T), so the bias can still run through the host's memory-efficient attention (lrdm_core.low_rank).
 DenseDiffusion (Kim et al. 2023, "Dense Text-to-Image Generation with Attention Modulation") adds
 treg * (max - score) inside a region and subtracts treg * (score - min) outside, treg = (t / 1000)^5.
 """

@@ -60,7 +60,12 @@ def _input(p: Param, default) -> io.Input:
     return io.Float.Input(p.name, default=default, min=p.lo, max=p.hi, step=p.step, **common)
 
 
-def validate_biases(attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
-    """The sampling nodes' validate_inputs: a bias out of range (most likely a workflow saved with the old logit
-    values, 12 and 6) gets the pack's expected / got / fix message instead of ComfyUI's bare 'bigger than max'."""
-    return method_value_error(attn_bias=attn_bias, self_bias=self_bias) or True
+class ChecksBiases:
+    """Mixin (before io.ComfyNode) of the nodes that take the method inputs: their validate_inputs. A bias out of
+    range (most likely a workflow saved with the old logit values, 12 and 6) gets the pack's expected / got / fix
+    message instead of ComfyUI's bare 'bigger than max'."""
+
+    @classmethod
+    def validate_inputs(cls, attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
+        """The pack's message for a bias out of range; True otherwise (None: a linked input, checked later)."""
+        return method_value_error(attn_bias=attn_bias, self_bias=self_bias) or True

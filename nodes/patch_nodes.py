@@ -9,7 +9,7 @@ from ..lrdm_core.config import LRDMConfig
 from ..lrdm_core.layout import Layout
 from .host.runtime import install
 from .host.spec import build_spec
-from .params import cfg_input, method_inputs, model_inputs, validate_biases
+from .params import ChecksBiases, cfg_input, method_inputs, model_inputs
 
 PATCH_PROMPT = (
     "The global prompt as typed into the positive CLIPTextEncode; used to find each object's tokens for its "
@@ -24,7 +24,7 @@ OBJECT_CONDS = io.Conditioning.Input(
 )
 
 
-class ApplyLayout(io.ComfyNode):
+class ApplyLayout(ChecksBiases, io.ComfyNode):
     """MODEL patch: the stock KSampler (or any sampler) then renders the layout with LRDM."""
 
     @classmethod
@@ -41,18 +41,13 @@ class ApplyLayout(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
-        """A bias out of range (a workflow saved with the old logit values): the pack's message."""
-        return validate_biases(attn_bias, self_bias)
-
-    @classmethod
     def execute(cls, model, clip, layout: Layout, prompt: str, objects_conditioning=None, **kw) -> io.NodeOutput:
         config = LRDMConfig(**kw)
         spec = build_spec(clip, layout, prompt, config, objects_conditioning)
         return io.NodeOutput(install(model, spec))
 
 
-class Guider(io.ComfyNode):
+class Guider(ChecksBiases, io.ComfyNode):
     """GUIDER for SamplerCustomAdvanced: CFG with the global prompt plus LRDM's layered rendering."""
 
     @classmethod
@@ -73,11 +68,6 @@ class Guider(io.ComfyNode):
             ],
             outputs=[io.Guider.Output(display_name="guider")],
         )
-
-    @classmethod
-    def validate_inputs(cls, attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
-        """A bias out of range (a workflow saved with the old logit values): the pack's message."""
-        return validate_biases(attn_bias, self_bias)
 
     @classmethod
     def execute(

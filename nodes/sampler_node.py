@@ -14,10 +14,10 @@ from ..lrdm_core.layout import Layout
 from .host.encode import encode
 from .host.runtime import install
 from .host.spec import build_spec
-from .params import cfg_input, method_inputs, model_inputs, noise_inputs, validate_biases
+from .params import ChecksBiases, cfg_input, method_inputs, model_inputs, noise_inputs
 
 
-class Sampler(io.ComfyNode):
+class Sampler(ChecksBiases, io.ComfyNode):
     """Encode, patch and sample in one node (KSampler's inputs plus the layout and LRDM's parameters)."""
 
     @classmethod
@@ -66,11 +66,6 @@ class Sampler(io.ComfyNode):
             ],
             outputs=[io.Latent.Output(display_name="latent")],
         )
-
-    @classmethod
-    def validate_inputs(cls, attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
-        """A bias out of range (a workflow saved with the old logit values): the pack's message."""
-        return validate_biases(attn_bias, self_bias)
 
     @classmethod
     def execute(

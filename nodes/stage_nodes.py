@@ -15,7 +15,7 @@ from .host.encode import encode
 from .host.runtime import install
 from .host.spec import build_spec
 from .host.state import RunState
-from .params import method_inputs, model_inputs, noise_inputs, validate_biases
+from .params import ChecksBiases, method_inputs, model_inputs, noise_inputs
 from .patch_nodes import PATCH_PROMPT
 
 
@@ -52,7 +52,7 @@ def capture(
     return seen[0]
 
 
-class CaptureAttention(io.ComfyNode):
+class CaptureAttention(ChecksBiases, io.ComfyNode):
     """The objects' cross-attention maps at the first step, and the vision guidance built from them."""
 
     @classmethod
@@ -82,11 +82,6 @@ class CaptureAttention(io.ComfyNode):
                 io.Image.Output(display_name="guidance_preview"),
             ],
         )
-
-    @classmethod
-    def validate_inputs(cls, attn_bias: float | None = None, self_bias: float | None = None) -> bool | str:
-        """A bias out of range (a workflow saved with the old logit values): the pack's message."""
-        return validate_biases(attn_bias, self_bias)
 
     @classmethod
     def execute(

@@ -11,22 +11,21 @@ attn1 replace and every other patch keep their place and effect):
 - during the biased steps the evaluation's transformer_options carry a BiasOverride as ComfyUI's
   `optimized_attention_override` (comfy/ldm/modules/attention.py wrap_attn), wrapping any override already
   there. It splits each call by cond chunk (`uuids`): unbiased chunks run the host's call unchanged; a biased
-  chunk gets its [N, T] mask broadcast over its rows and heads, in the model's dtype. The host's SDPA and
-  xformers functions take it as it is (an additive float mask, [1, 1, N, T], q's dtype); the split, sub-
-  quadratic and basic functions would copy it to [rows*heads, N, T], and sage / flash take none, so for those
-  a sliced SDPA (lrdm_core.bias.sliced_attention) holds at most one query slice of logits at a time.
+  chunk's bias, low-rank (one rank per object or segment), becomes extra query and key channels
+  (lrdm_core.low_rank), and the chunk runs through the same host function, heads-first. Functions that quantize
+  q and k (sage, int8) would round the bias channels with them; for those, and for functions this module does
+  not know, the chunk runs through torch's SDPA instead (the same softmax, exact).
 
 Units (issue 18): attn_bias and self_bias are fractions of each block's own logit range, capped in attention mass
 (bias_cap) and faded over the steps (bias_decay). Each biased call estimates its chunk's strengths from a few of
 the chunk's query rows (lrdm_core.bias_units: rows x keys logits, never the block's N x T) and scales the
 pattern the plan cached for that block; the evaluation's time factor travels on the BiasRun.
 
-Memory: with either path the bias costs no memory per batch row (the mask is broadcast, never repeated,
-and no [B, heads, N, T] logits exist beyond one bounded slice), so ComfyUI's own per-row estimate in
-calc_cond_batch stays right. That estimate (BaseModel.memory_required) has no model_options hook in
-ComfyUI 0.3.75 or 0.33, and patching the shared model's method would change every other clone; so nothing
-is added to it. The fixed cost is the masks cached per block resolution for the run: N*T values in the
-model's dtype each (the self-attention mask of a 64x64 block is 4096^2 * 2 B = 32 MiB in fp16).
+Memory: no [N, T] mask and no logits beyond what the host's function makes for q, k and v exist: the chunk's q,
+k and v grow by e channels (rounded to a multiple of 8), so ComfyUI's own per-row estimate in calc_cond_batch
+stays right (BaseModel.memory_required has no model_options hook in ComfyUI 0.3.75 or 0.33, and patching the
+shared model's method would change every other clone; nothing is added to it). The patterns cached per block
+resolution for the run are N x e and T x e values.
 Where a bias cannot apply (another node computes that attention itself, keys that are not the prompt's
 text, a call that already has a mask) it is skipped and logged once per run.
 """
@@ -41,14 +40,22 @@ import comfy.ldm.modules.attention as comfy_attention
 import torch
 
 from ...lrdm_core.attention import resolution_of
-from ...lrdm_core.bias import BiasPlan, chunk_runs, sliced_attention
+from ...lrdm_core.bias import BiasPlan, chunk_runs
+from ...lrdm_core.low_rank import low_rank_attention
 from .capture import context_length
 from .keys import BIAS_KEY, OVERRIDE_KEY, layer_key
 from .state import RunState
 
 log = logging.getLogger("lrdm")
 
-MASKED_FUNCTIONS = ("attention_pytorch", "attention_xformers")  # host functions that broadcast a [1, 1, N, T] mask
+EXACT_FUNCTIONS = (  # host functions that compute softmax(q k^T / sqrt(d)) v without rounding q and k
+    "attention_basic",
+    "attention_sub_quad",
+    "attention_split",
+    "attention_xformers",
+    "attention_pytorch",
+    "attention_flash",
+)
 
 
 def host_supports_override() -> bool:
@@ -131,19 +138,19 @@ def with_bias(transformer_options: dict, run: BiasRun) -> dict:
         run.once(
             "override",
             logging.INFO,
-            "LRDM: another node set ComfyUI's attention override; the region bias hands it its masks.",
+            "LRDM: another node set ComfyUI's attention override; the region bias hands it the biased chunks.",
         )
     return {**transformer_options, BIAS_KEY: run, OVERRIDE_KEY: BiasOverride(run, previous)}
 
 
-def _masked_functions() -> set:
-    """The raw host functions (inside wrap_attn) that take a broadcast additive mask."""
-    fns = (getattr(comfy_attention, name, None) for name in MASKED_FUNCTIONS)
+def _exact_functions() -> set:
+    """The raw host functions (inside wrap_attn) that the bias channels pass through unrounded."""
+    fns = (getattr(comfy_attention, name, None) for name in EXACT_FUNCTIONS)
     return {getattr(fn, "__wrapped__", fn) for fn in fns if fn is not None}
 
 
 class BiasOverride:
-    """ComfyUI's optimized_attention_override: the biased chunks of a call get their mask, the rest run
+    """ComfyUI's optimized_attention_override: the biased chunks of a call get their bias channels, the rest run
     exactly the host's attention (or the override that was there before)."""
 
     def __init__(self, run: BiasRun, previous=None) -> None:
@@ -152,27 +159,30 @@ class BiasOverride:
 
     def __call__(self, func, *args, **kwargs):
         attend = func if self.previous is None else functools.partial(self.previous, func)
-        masks = self._masks(args, kwargs)
-        if masks is None:
+        factors = self._factors(args, kwargs)
+        if factors is None:
             return attend(*args, **kwargs)
         q, k, v, heads = args
-        masked = self.previous is not None or func in _masked_functions()
-        skip_in, skip_out = kwargs.get("skip_reshape", False), kwargs.get("skip_output_reshape", False)
-        per = q.shape[0] // len(masks)
+        flags = {key: kwargs.get(key, False) for key in ("skip_reshape", "skip_output_reshape")}
+        heads_first = {**kwargs, "skip_reshape": True, "skip_output_reshape": True}
+
+        def host(qa: torch.Tensor, ka: torch.Tensor, va: torch.Tensor) -> torch.Tensor:
+            """The host's attention on heads-first q', k', v' (lrdm_core.low_rank): [B, h, N, d']."""
+            return attend(qa, ka, va, heads, **heads_first)
+
+        exact = self.previous is not None or func in _exact_functions()
+        per = q.shape[0] // len(factors)
         outs = []
-        for first, end, mask in chunk_runs(masks):
+        for first, end, f in chunk_runs(factors):
             rows = slice(first * per, end * per)
-            part = (q[rows], k[rows], v[rows], heads)
-            if mask is None:
-                outs.append(attend(*part, **kwargs))
-            elif masked:
-                outs.append(attend(*part, **{**kwargs, "mask": mask[None, None]}))  # [1, 1, N, T]
+            if f is None:
+                outs.append(attend(q[rows], k[rows], v[rows], heads, **kwargs))
             else:
-                outs.append(sliced_attention(*part, mask, skip_reshape=skip_in, skip_output_reshape=skip_out))
+                outs.append(low_rank_attention(q[rows], k[rows], v[rows], heads, *f, host if exact else None, **flags))
         return torch.cat(outs)  # [B, N, heads*d] (or [B, heads, N, d])
 
-    def _masks(self, args, kwargs) -> list | None:
-        """Per cond chunk its [N, T] mask or None; None for the whole call when nothing applies."""
+    def _factors(self, args, kwargs) -> list | None:
+        """Per cond chunk its bias factors (BiasPlan.factors) or None; None for the whole call when nothing applies."""
         run, plan = self.run, self.run.plan
         options = kwargs.get("transformer_options") or {}
         uuids, kind = options.get("uuids"), run.kind
@@ -205,13 +215,13 @@ class BiasOverride:
             )
             return None
         per, heads, first = q.shape[0] // len(uuids), args[3], bool(kwargs.get("skip_reshape"))
-        masks = [
-            plan.mask(kind, u, res, q[j * per : (j + 1) * per], k[j * per : (j + 1) * per], heads, first, run.decay)
+        factors = [
+            plan.factors(kind, u, res, q[j * per : (j + 1) * per], k[j * per : (j + 1) * per], heads, first, run.decay)
             if plan.wants(kind, u)
             else None
             for j, u in enumerate(uuids)
-        ]  # each [N, T] or None: the strengths from this chunk's own rows
-        if any(plan.wants(kind, u) and m is None for u, m in zip(uuids, masks, strict=True)):
+        ]  # each (queries, keys) or None: the strengths from this chunk's own rows
+        if any(plan.wants(kind, u) and f is None for u, f in zip(uuids, factors, strict=True)):
             run.once(
                 ("keys", kind),
                 logging.INFO,
@@ -221,9 +231,9 @@ class BiasOverride:
                 t,
                 n,
             )
-        if kind == "attn1" and t > n and any(m is not None for m in masks):
+        if kind == "attn1" and t > n and any(f is not None for f in factors):
             run.once("extended", logging.INFO, "LRDM: self-attention has %d extra keys; their bias is 0.", t - n)
-        return None if all(m is None for m in masks) else masks
+        return None if all(f is None for f in factors) else factors
 
 
 def _resolution(n_tokens: int, options: dict, plan: BiasPlan) -> tuple[int, int] | None:

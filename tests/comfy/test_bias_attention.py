@@ -75,8 +75,8 @@ def sharp_sd15(sd15):
 
 @pytest.mark.parametrize("host", ["sub_quad", "pytorch", "split"])
 def test_defaults_equal_the_explicit_computation(pack, sharp_sd15, clip, defaults, monkeypatch, host):
-    """The node defaults (biases on, in logit-range units with their cap): SDPA takes the mask itself;
-    sub-quadratic and split go through the sliced SDPA: both equal the explicit computation (bias_oracle)."""
+    """The node defaults (biases on, in logit-range units with their cap), their bias as extra query/key
+    channels through each host function, equal the explicit computation (bias_oracle)."""
     _use_host(monkeypatch, host)
     new = run_lrdm(pack, sharp_sd15, clip, steps=STEPS, **defaults)
     unbiased = run_lrdm(pack, sharp_sd15, clip, steps=STEPS, **dict(defaults, attn_bias=0.0, self_bias=0.0))
@@ -170,23 +170,47 @@ def test_a_latent_other_than_the_layouts_stays_unbiased(pack, caplog):
     assert ["(8, 8) latent, not the (4, 4) one" in r.getMessage() for r in caplog.records] == [True]
 
 
-def test_an_override_set_before_is_called_with_the_mask(pack):
-    """Chained: the previous override computes every chunk; only the biased one is handed a [1, 1, N, T] mask."""
+def test_an_override_set_before_computes_every_chunk_the_biased_one_with_its_bias_channels(pack):
+    """Chained: the previous override computes every chunk; the biased one comes heads-first with 8 more
+    channels per head (head size 8 + 2 objects, rounded up to 16), and the result is the biased attention."""
     bias = pack.nodes.host.bias
     seen = []
 
-    def previous(func, q, k, v, heads, mask=None, **kwargs):
-        seen.append(None if mask is None else tuple(mask.shape))
-        return comfy_attention.attention_basic.__wrapped__(q, k, v, heads, mask=mask)
+    def previous(func, q, k, v, heads, **kwargs):
+        seen.append((tuple(q.shape), kwargs.get("skip_reshape", False)))
+        return comfy_attention.attention_basic.__wrapped__(q, k, v, heads, **kwargs)
 
-    run = bias.BiasRun(_plan(pack))
+    plan = _plan(pack)
+    run = bias.BiasRun(plan)
     run.mark("attn2", ("input", 1, 0))
     options = {bias.OVERRIDE_KEY: previous}
     override = bias.with_bias(options, run)[bias.OVERRIDE_KEY]
     q, k, v = (torch.randn(4, m, 16) for m in (16, 6, 6))
-    _attend(override, comfy_attention.attention_sub_quad.__wrapped__, q, k, v, ["P", "U"])
-    assert seen == [(1, 1, 16, 6), None]
+    out = _attend(override, comfy_attention.attention_sub_quad.__wrapped__, q, k, v, ["P", "U"])
+    assert seen == [((2, 2, 16, 16), True), ((2, 16, 16), False)]
+    mask = plan.mask("attn2", "P", (4, 4), q[:2], k[:2], 2).expand(2, -1, -1)  # [2, N, T]
+    torch.testing.assert_close(out[:2], explicit_biased_attention(q[:2], k[:2], v[:2], 2, mask), rtol=1e-5, atol=1e-5)
     assert bias.with_bias({bias.OVERRIDE_KEY: override}, run)[bias.OVERRIDE_KEY].previous is previous  # no nesting
+
+
+def test_a_function_that_rounds_q_and_k_gets_only_the_unbiased_chunks(pack):
+    """A host function outside EXACT_FUNCTIONS (sage and int8 quantize q and k, which would round the bias
+    channels): the biased chunk runs through torch's SDPA on the same channels, the others through it."""
+    bias = pack.nodes.host.bias
+    calls = []
+
+    def rounding(q, k, v, heads, **kwargs):
+        calls.append(tuple(q.shape))
+        return comfy_attention.attention_basic.__wrapped__(q.round(), k.round(), v, heads, **kwargs)
+
+    plan = _plan(pack)
+    run = bias.BiasRun(plan)
+    run.mark("attn1", ("input", 1, 0))
+    q, k, v = (torch.randn(4, 16, 16) for _ in range(3))
+    out = _attend(bias.BiasOverride(run), rounding, q, k, v, ["P", "U"])
+    assert calls == [(2, 16, 16)]  # the unbiased chunk only
+    mask = plan.mask("attn1", "P", (4, 4), q[:2], k[:2], 2).expand(2, -1, -1)  # [2, N, N]
+    torch.testing.assert_close(out[:2], explicit_biased_attention(q[:2], k[:2], v[:2], 2, mask), rtol=1e-5, atol=1e-5)
 
 
 class ImagePromptReplace:
