@@ -28,10 +28,11 @@ import host  # noqa: E402
 PRESETS = host.pack_module("lrdm_core.config").PRESETS  # the nodes' two settings, as node inputs
 PAPER = PRESETS["paper"].to_dict()
 PLUS = PRESETS["plus"].to_dict()
-# The paper's algorithm with two of the numbers it leaves open calibrated on this model (docs/METHOD.md choices 2 and 5:
-# lambda, one value inside and outside as in Eq. 6; t0), with CFG per layer (choice 8), on the first 50 layouts of
-# layouts_default.jsonl (bench/README.md); the node's "paper" button keeps the authors' numbers (PAPER).
-TOY_PAPER = dict(PAPER, strength=3.0, strength_out=3.0, t0=0.5)
+# The paper's algorithm with three of the choices it leaves open calibrated on this model (docs/METHOD.md choices 2, 4
+# and 5: lambda, one value inside and outside as in Eq. 6; delta in image space, as the authors' code computes it; t0),
+# with CFG per layer (choice 8), on the first 50 layouts of layouts_default.jsonl (bench/README.md); the node's
+# "paper" button keeps the authors' numbers and Eq. 6's latent delta (PAPER).
+TOY_PAPER = dict(PAPER, strength=10.0, strength_out=10.0, t0=0.5, delta_space="rgb")
 METHODS: dict[str, dict | str] = {
     "plain": "plain",
     "area": "area",
