@@ -67,7 +67,7 @@ PHRASES = [
 ]  # fmt: skip
 SEED = 1
 PRESETS = ("plus", "paper")
-# `make bench-speed` (24.5 min on a quiet 2-core machine, measured): SD1.5 at 64 px (bound by its weights)
+# `make bench-speed` (24.3-24.5 min on a quiet 2-core machine, measured): SD1.5 at 64 px (bound by its weights)
 # and 512 px, both presets, 2 and 4 objects; 6 steps where the time is compared with the floor (t0 0.3: 2
 # layered; LRDM+: 5 biased; 1 plain), 3 steps elsewhere (1 layered, 2 biased, 1 plain); 16 objects at 512 px
 # (it completes; ComfyUI splits the batch if it must); the SDXL-architecture stand-in of `make models`

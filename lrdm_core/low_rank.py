@@ -1,8 +1,8 @@
 """A low-rank additive attention bias as extra query and key channels (issue 15): no [N, T] mask exists.
 
 softmax(q k^T / sqrt(d) + U K^T) v with U: [N, e] (per query) and K: [T, e] (per key) equals plain attention on
-q' = [q * sqrt(d'/d), U * sqrt(d')] and k' = [k, K] (v' = [v, 0]), head size d' = d + e rounded up to a multiple
-of 8, because any attention function scales q' k'^T by 1 / sqrt(d'). The region biases are such sums (one rank
+q' = [q * sqrt(d'/d), U * d'^(1/4)] and k' = [k, K * d'^(1/4)] (v' = [v, 0]), head size d' = d + e rounded up to a
+multiple of 8, because any attention function scales q' k'^T by 1 / sqrt(d'). The region biases are such sums (one rank
 per object or segment), so they run through the host's own attention kernel, whatever it is, at the memory of
 q, k and v, with the same bias on every head.
 """
